@@ -1,0 +1,51 @@
+"""Entry point of ``adu-depth``: discovers subcommand modules in this package."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+import adu_depth_core
+from adu_depth_core import cli as _cli_pkg
+
+
+def _subcommand_modules():
+    for info in sorted(pkgutil.iter_modules(_cli_pkg.__path__), key=lambda i: i.name):
+        if info.name.startswith("_") or info.name in {"main", "common"}:
+            continue
+        module = importlib.import_module(f"{_cli_pkg.__name__}.{info.name}")
+        if hasattr(module, "COMMAND") and hasattr(module, "run"):
+            yield module
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="adu-depth",
+        description="Monocular metric depth with uncertainty (ADU-Depth): offline tools.",
+    )
+    parser.add_argument("--version", action="version", version=f"adu-depth {adu_depth_core.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in _subcommand_modules():
+        p = sub.add_parser(module.COMMAND, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
