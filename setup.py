@@ -71,7 +71,6 @@ setup(
         "dev": DEV,
         "all": TRAIN + ONNX + BAGS + ROS + DEV,
     },
-    tests_require=["pytest"],
     zip_safe=False,
     entry_points={
         "console_scripts": [

@@ -1,0 +1,31 @@
+# Two commands do all set-up on a fresh machine (see README):
+#   make demo   # create .venv if needed, run the main job on the bundled default
+#   make test   # create .venv if needed, lint and run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint venv clean-venv
+
+venv: $(STAMP)
+
+# Reinstall only when the install recipe changes; reruns reuse the environment.
+$(STAMP): setup.py
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade "pip>=23.1" "setuptools>=68" wheel
+	$(BIN)/python -m pip install -e ".[all]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/adu-depth info
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,50 @@
+"""``adu-depth info``: what this install can do (backends, encoders, bundled model)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import platform
+from pathlib import Path
+
+import adu_depth_core
+
+COMMAND = "info"
+HELP = "Show the installed version, available backends and encoders, and the bundled model."
+
+_OPTIONAL = {
+    "torch": "PyTorch backend, training (pip install .[torch])",
+    "onnxruntime": "ONNX Runtime backend (pip install .[onnx])",
+    "onnx": "ONNX export (pip install .[onnx])",
+    "tensorrt": "TensorRT backend (JetPack / NVIDIA's TensorRT wheels)",
+    "pycuda": "TensorRT host/device buffers (pip install pycuda, needs the CUDA toolkit)",
+    "rosbags": "rosbag2 tools (pip install .[bags])",
+    "rclpy": "ROS 2 nodes (a ROS 2 install, or pip install .[ros])",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser  # no options
+
+
+def _has(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    del args
+    print(f"adu-depth {adu_depth_core.__version__} (Python {platform.python_version()}, {platform.machine()})")
+    print("\noptional components:")
+    for module, what in _OPTIONAL.items():
+        print(f"  [{'x' if _has(module) else ' '}] {module:<12} {what}")
+    if _has("torch"):
+        from adu_depth_core.models import ENCODERS
+
+        print(f"\nencoders: {', '.join(ENCODERS.names())}")
+    bundled = Path(adu_depth_core.__file__).parent / "assets" / "student_default.pt"
+    state = f"{bundled} ({bundled.stat().st_size / 1e6:.1f} MB)" if bundled.is_file() else "not bundled yet"
+    print(f"bundled student: {state}")
+    return 0
