@@ -1,0 +1,85 @@
+"""Training checkpoints: the shipped model + its card, plus everything needed to resume exactly.
+
+Layout of a run folder::
+
+    <run_dir>/config.yaml            resolved config
+    <run_dir>/checkpoints/last.pt    newest (atomic), resumable
+    <run_dir>/checkpoints/step_<n>.pt  the newest ``keep`` of them
+    <run_dir>/model.pt               final slim checkpoint (card + shipped weights only)
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from adu_depth_core.checkpoint import CheckpointError, ModelCard, load_checkpoint, save_checkpoint
+
+STEP_RE = re.compile(r"step_(\d+)\.pt$")
+
+
+def split_state(task: nn.Module, shipped_prefix: str, exclude_prefixes: tuple[str, ...]) -> tuple[dict, dict]:
+    """Task state -> (shipped model state, the rest minus excluded prefixes such as a frozen teacher)."""
+    model, rest = {}, {}
+    for k, v in task.state_dict().items():
+        if shipped_prefix and k.startswith(shipped_prefix):
+            model[k[len(shipped_prefix) :]] = v
+        elif not shipped_prefix:
+            model[k] = v
+        elif not k.startswith(exclude_prefixes):
+            rest[k] = v
+    return model, rest
+
+
+def merge_state(model_state: dict, rest: dict, shipped_prefix: str) -> dict:
+    """Inverse of :func:`split_state` (excluded parts are absent)."""
+    return {**{shipped_prefix + k: v for k, v in model_state.items()}, **rest}
+
+
+def save_training_checkpoint(
+    ckpt_dir: Path, step: int, *, model_state: dict, card: ModelCard, keep: int, **extra: Any
+) -> Path:
+    """Write ``step_<n>.pt`` then ``last.pt`` (both atomic) and prune old step files."""
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    path = ckpt_dir / f"step_{step:07d}.pt"
+    save_checkpoint(path, model_state, card, step=step, **extra)
+    save_checkpoint(ckpt_dir / "last.pt", model_state, card, step=step, **extra)
+    steps = sorted((int(m.group(1)), p) for p in ckpt_dir.glob("step_*.pt") if (m := STEP_RE.search(p.name)))
+    for _, old in steps[: max(len(steps) - max(keep, 1), 0)]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def find_resume_checkpoint(resume: str, run_dir: Path) -> Path:
+    """``--resume auto`` -> ``<run_dir>/checkpoints/last.pt``; else the given path."""
+    path = run_dir / "checkpoints" / "last.pt" if resume == "auto" else Path(resume)
+    if not path.is_file():
+        raise CheckpointError(
+            f"cannot resume: {path} does not exist (a run writes checkpoints/last.pt every train.ckpt_every steps)"
+        )
+    return path
+
+
+def load_training_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a resumable checkpoint; a slim model.pt (no optimiser state) is refused with a clear message."""
+    payload = load_checkpoint(path)
+    missing = [k for k in ("step", "optimizer", "scheduler", "task") if k not in payload]
+    if missing:
+        raise CheckpointError(
+            f"{path} has no training state ({', '.join(missing)} missing): it is a model-only checkpoint; "
+            "resume from <run_dir>/checkpoints/last.pt or step_*.pt"
+        )
+    return payload
+
+
+def slim_checkpoint(src: Path, dst: Path, *, half: bool = False) -> Path:
+    """Copy only the card and model weights (optionally fp16) to ``dst``."""
+    payload = load_checkpoint(src)
+    state = payload["model"]
+    if half:
+        state = {k: v.half() if torch.is_floating_point(v) else v for k, v in state.items()}
+    return save_checkpoint(dst, state, ModelCard.from_dict(payload["card"]), config=payload.get("config", {}))

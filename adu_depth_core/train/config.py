@@ -1,0 +1,164 @@
+"""Typed training configuration, resolved once and saved with the run and in every checkpoint.
+
+YAML layout (every section optional; unknown keys are errors)::
+
+    task: distill            # "teacher" (stage 1) or "distill" (stage 2)
+    data:  {dataset: synthetic, kwargs: {...}, height: 192, width: 640, batch_size: 8, workers: 2}
+    val:   {dataset: synthetic, kwargs: {...}, num_images: 16, every: 500, crop: null}
+    student: ModelConfig     # the network that ships (task distill)
+    teacher: ModelConfig     # trained in stage 1, frozen in stage 2
+    loss:  LossConfig
+    optim: {name: adamw, lr: 2e-4, weight_decay: 1e-2, schedule: cosine, warmup_steps: 100, ...}
+    train: {steps: 20000, amp: true, grad_clip: 1.0, seed: 0, log_every: 20, ckpt_every: 1000, ...}
+
+``--set section.key=value`` overrides any key (the value is parsed as YAML).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from adu_depth_core.config import LossConfig, ModelConfig, dataclass_from_dict
+
+TASKS = ("teacher", "distill")
+
+
+@dataclass
+class DataConfig:
+    """Training data: a dataset from the data registry, the crop size fed to the network, batching."""
+
+    dataset: str = "synthetic"
+    kwargs: dict[str, Any] = field(default_factory=dict)  # passed to build_dataset(name, **kwargs)
+    height: int = 192  # network input, pixels (multiples of 32)
+    width: int = 640
+    batch_size: int = 8  # per rank
+    workers: int = 2
+
+
+@dataclass
+class ValConfig:
+    """Held-out evaluation during training (rank 0); ``every: 0`` switches it off."""
+
+    dataset: str = "synthetic"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    num_images: int = 16
+    every: int = 0
+    crop: str | None = None  # "garg", "eigen" or None
+
+
+@dataclass
+class OptimConfig:
+    """Optimiser and learning-rate schedule (names from ``train.optim`` registries)."""
+
+    name: str = "adamw"
+    lr: float = 2e-4
+    weight_decay: float = 1e-2
+    betas: tuple[float, float] = (0.9, 0.999)
+    schedule: str = "cosine"  # constant | cosine | linear | step
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.05
+
+
+@dataclass
+class RunConfig:
+    """Loop length, numerics, seeding, logging and checkpoint cadence, output folder."""
+
+    steps: int = 20000
+    amp: bool = True  # fp16 autocast + GradScaler; only on CUDA (ignored on CPU)
+    grad_clip: float = 1.0  # max global grad norm; 0 = off
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    log_every: int = 20
+    image_every: int = 500  # TensorBoard depth/uncertainty images; 0 = off
+    ckpt_every: int = 1000
+    keep_checkpoints: int = 3  # step_*.pt kept besides last.pt
+    run_dir: str = "runs/default"
+    threads: int = 0  # torch.set_num_threads per rank; 0 = leave as is
+    find_unused_parameters: bool = True  # DDP: some rows of the ablation leave modules unused
+    save_rank_weights: bool = False  # each rank writes rank<r>_final.pt (DDP consistency checks)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; ``to_dict`` is what the run folder and checkpoints store."""
+
+    task: str = "distill"
+    data: DataConfig = field(default_factory=DataConfig)
+    val: ValConfig = field(default_factory=ValConfig)
+    student: ModelConfig = field(default_factory=ModelConfig)
+    teacher: ModelConfig = field(default_factory=lambda: ModelConfig(arch="teacher"))
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: RunConfig = field(default_factory=RunConfig)
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got '{self.task}'")
+        for name in ("height", "width"):
+            v = getattr(self.data, name)
+            if v <= 0 or v % 32:
+                raise ValueError(f"data.{name} must be a positive multiple of 32, got {v}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        return dataclass_from_dict(cls, d)
+
+
+def _plain(x: Any) -> Any:
+    """Tuples -> lists, recursively (YAML- and weights_only-friendly)."""
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    return x
+
+
+def apply_overrides(d: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``a.b.c=value`` strings (value parsed as YAML) to a nested dict, in place."""
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"override '{item}' must look like section.key=value (e.g. train.steps=100)")
+        node = d
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"override '{item}': '{p}' is not a section")
+        node[parts[-1]] = yaml.safe_load(raw)
+    return d
+
+
+def load_train_config(
+    path: str | Path | None, overrides: list[str] | None = None, **defaults: Any
+) -> TrainConfig:
+    """Read a YAML file (or start from defaults), apply ``--set`` overrides, validate into a TrainConfig."""
+    d: dict[str, Any] = dict(defaults)
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path} (see config/train/*.yaml for examples)")
+        loaded = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(
+                f"{path}: a training config must be a mapping of sections, got {type(loaded).__name__}"
+            )
+        d.update(loaded)
+    apply_overrides(d, list(overrides or []))
+    return TrainConfig.from_dict(d)
+
+
+def save_train_config(cfg: TrainConfig, path: str | Path) -> Path:
+    """Write the resolved config as YAML (atomically)."""
+    from adu_depth_core.checkpoint import atomic_write_bytes
+
+    text = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
+    return atomic_write_bytes(path, lambda f: f.write(text.encode()))
