@@ -1,0 +1,240 @@
+"""sensor_msgs <-> numpy, with strict checks (no cv_bridge, no sensor_msgs_py).
+
+Images: rgb8, bgr8, rgba8, bgra8, mono8, 32FC1, 16UC1 (``step`` may pad rows;
+``data`` must be exactly ``step * height`` bytes). CameraInfo: K (3x3) and P
+(3x4) float64. PointCloud2: float32 ``x, y, z`` (+ packed ``rgb``) the way
+depth_image_proc writes them, NaN for invalid points, ``is_dense = False``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
+from std_msgs.msg import Header
+
+from adu_depth_core.runtime.intrinsics import IntrinsicsError, check_K
+
+
+class ConversionError(ValueError):
+    """A message cannot be converted; the text says what is wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class Encoding:
+    channels: int
+    dtype: np.dtype
+
+
+ENCODINGS: dict[str, Encoding] = {
+    "rgb8": Encoding(3, np.dtype(np.uint8)),
+    "bgr8": Encoding(3, np.dtype(np.uint8)),
+    "rgba8": Encoding(4, np.dtype(np.uint8)),
+    "bgra8": Encoding(4, np.dtype(np.uint8)),
+    "mono8": Encoding(1, np.dtype(np.uint8)),
+    "32FC1": Encoding(1, np.dtype(np.float32)),
+    "16UC1": Encoding(1, np.dtype(np.uint16)),
+}
+COLOR_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8")
+
+
+def _check_layout(msg: Image, enc: Encoding) -> None:
+    """Refuse zero-sized, truncated or inconsistent image buffers."""
+    h, w, step, size = int(msg.height), int(msg.width), int(msg.step), len(msg.data)
+    if h == 0 or w == 0:
+        raise ConversionError(f"image is zero-sized ({w}x{h}); the camera driver sent an empty frame")
+    row_bytes = w * enc.channels * enc.dtype.itemsize
+    if step < row_bytes:
+        raise ConversionError(
+            f"step mismatch: step={step} bytes but width {w} x {enc.channels} channel(s) x "
+            f"{enc.dtype.itemsize} byte(s) needs at least {row_bytes}; fix the publisher's step"
+        )
+    if size != step * h:
+        kind = "truncated" if size < step * h else "too long"
+        raise ConversionError(
+            f"image data {kind}: {size} bytes but step {step} x height {h} = {step * h}; "
+            "the message is corrupt or its step/height are wrong"
+        )
+
+
+def image_to_numpy(msg: Image) -> np.ndarray:
+    """Image -> array (HxW for one channel, HxWxC otherwise) in the message's own encoding; a view."""
+    enc = ENCODINGS.get(msg.encoding)
+    if enc is None:
+        raise ConversionError(
+            f"unsupported encoding '{msg.encoding}'; supported: {', '.join(ENCODINGS)} "
+            "(convert on the camera side or with an image_proc node)"
+        )
+    _check_layout(msg, enc)
+    h, w, c = int(msg.height), int(msg.width), enc.channels
+    dtype = enc.dtype.newbyteorder(">" if msg.is_bigendian else "<")
+    rows = np.frombuffer(msg.data, dtype=np.uint8).reshape(h, int(msg.step))
+    pixels = rows[:, : w * c * enc.dtype.itemsize].view(dtype)
+    arr = pixels.reshape(h, w, c) if c > 1 else pixels.reshape(h, w)
+    return arr if dtype.isnative else arr.astype(enc.dtype)
+
+
+def image_to_rgb(msg: Image) -> np.ndarray:
+    """A colour or mono Image -> HxWx3 uint8 RGB (contiguous)."""
+    if msg.encoding not in COLOR_ENCODINGS:
+        raise ConversionError(
+            f"unsupported encoding '{msg.encoding}' for the depth network; "
+            f"supported: {', '.join(COLOR_ENCODINGS)}"
+        )
+    return _to_rgb(image_to_numpy(msg), msg.encoding)
+
+
+def _to_rgb(arr: np.ndarray, encoding: str) -> np.ndarray:
+    if encoding == "mono8":
+        return np.repeat(arr[:, :, None], 3, axis=2)
+    if encoding.startswith("bgr"):
+        return np.ascontiguousarray(arr[:, :, 2::-1])
+    return np.ascontiguousarray(arr[:, :, :3])
+
+
+def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
+    """A jpeg/png CompressedImage -> HxWx3 uint8 RGB."""
+    import cv2
+
+    fmt = msg.format.lower()
+    if "compresseddepth" in fmt:
+        raise ConversionError(f"'{msg.format}' is a compressed depth image, not a colour image")
+    if len(msg.data) == 0:
+        raise ConversionError("compressed image is empty (0 bytes)")
+    bgr = cv2.imdecode(np.frombuffer(msg.data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None or bgr.size == 0:
+        raise ConversionError(
+            f"could not decode compressed image (format '{msg.format}', {len(msg.data)} bytes): "
+            "data is truncated or not jpeg/png"
+        )
+    return np.ascontiguousarray(bgr[:, :, ::-1])
+
+
+def numpy_to_image(arr: np.ndarray, encoding: str, header: Header | None = None) -> Image:
+    """Array -> Image (little-endian, packed rows); dtype and channels must match the encoding."""
+    enc = ENCODINGS.get(encoding)
+    if enc is None:
+        raise ConversionError(f"unsupported encoding '{encoding}'; supported: {', '.join(ENCODINGS)}")
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    if arr.ndim not in (2, 3) or channels != enc.channels or arr.dtype != enc.dtype:
+        raise ConversionError(
+            f"array {arr.dtype} {arr.shape} does not fit '{encoding}' "
+            f"({enc.channels} channel(s) of {enc.dtype})"
+        )
+    arr = np.ascontiguousarray(arr, dtype=enc.dtype.newbyteorder("<"))
+    msg = Image(header=header if header is not None else Header(), encoding=encoding)
+    msg.height, msg.width = int(arr.shape[0]), int(arr.shape[1])
+    msg.is_bigendian = 0
+    msg.step = msg.width * enc.channels * enc.dtype.itemsize
+    msg.data = arr.tobytes()
+    return msg
+
+
+def depth_to_mm(depth_m: np.ndarray) -> np.ndarray:
+    """Metres (NaN invalid) -> uint16 millimetres (0 invalid, saturating at 65535), REP 118."""
+    with np.errstate(invalid="ignore"):
+        mm = np.rint(np.nan_to_num(depth_m, nan=0.0, posinf=0.0, neginf=0.0) * 1000.0)
+    return np.clip(mm, 0, 65535).astype(np.uint16)
+
+
+def depth_image(depth_m: np.ndarray, header: Header, encoding: str = "32FC1") -> Image:
+    """REP 118 depth image: 32FC1 metres (NaN invalid) or 16UC1 millimetres (0 invalid)."""
+    if encoding == "32FC1":
+        return numpy_to_image(depth_m.astype(np.float32, copy=False), "32FC1", header)
+    if encoding == "16UC1":
+        return numpy_to_image(depth_to_mm(depth_m), "16UC1", header)
+    raise ConversionError(f"depth encoding must be 32FC1 or 16UC1, got '{encoding}'")
+
+
+# -- CameraInfo -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """A camera_info reduced to what the node needs; K 3x3 and P 3x4, float64, pixels."""
+
+    width: int
+    height: int
+    K: np.ndarray
+    P: np.ndarray
+
+
+def camera_info_to_intrinsics(msg: CameraInfo) -> Intrinsics:
+    """Validate a CameraInfo (size, finite non-zero focal lengths, P) and return K, P."""
+    if msg.width == 0 or msg.height == 0:
+        raise ConversionError(
+            f"camera_info has zero size ({msg.width}x{msg.height}); is the camera calibrated?"
+        )
+    try:
+        K = check_K(msg.k)
+    except IntrinsicsError as exc:
+        raise ConversionError(f"camera_info K is unusable: {exc}") from None
+    P = np.asarray(msg.p, dtype=np.float64).reshape(3, 4)
+    if not P.any():  # raw cameras often leave P unset: use K
+        P = np.hstack([K, np.zeros((3, 1))])
+    elif not np.isfinite(P).all() or P[0, 0] <= 0 or P[1, 1] <= 0:
+        raise ConversionError(
+            f"camera_info P is unusable (NaN/inf or non-positive focal length: {P.ravel().tolist()}); "
+            "recalibrate or leave P all zeros"
+        )
+    return Intrinsics(int(msg.width), int(msg.height), K, P)
+
+
+def intrinsics_to_camera_info(template: CameraInfo, intr: Intrinsics, header: Header) -> CameraInfo:
+    """A CameraInfo for ``intr`` (rescaled K/P, full frame, no binning) keeping D, R and the model."""
+    msg = CameraInfo(header=header, width=intr.width, height=intr.height)
+    msg.distortion_model = template.distortion_model
+    msg.d = list(template.d)
+    msg.r = template.r
+    msg.k = intr.K.reshape(-1).astype(np.float64)
+    msg.p = intr.P.reshape(-1).astype(np.float64)
+    return msg
+
+
+# -- PointCloud2 ------------------------------------------------------------------------------------
+
+
+_POINT_FIELD_TYPES = {
+    np.dtype("<f4"): PointField.FLOAT32,
+    np.dtype("<f8"): PointField.FLOAT64,
+    np.dtype("u1"): PointField.UINT8,
+}
+
+
+def point_cloud(points: np.ndarray, header: Header) -> PointCloud2:
+    """Organised PointCloud2 from an (h, w) structured array (e.g. geometry.to_point_array): one field per name.
+
+    NaN marks invalid points, so ``is_dense`` is False; ``data`` is the array's bytes.
+    """
+    if points.dtype.names is None or points.ndim != 2:
+        raise ConversionError(f"points must be an (h, w) structured array, got {points.dtype} {points.shape}")
+    fields = []
+    for name in points.dtype.names:
+        dt, offset = points.dtype.fields[name][:2]
+        if dt not in _POINT_FIELD_TYPES:
+            raise ConversionError(f"point field '{name}' has unsupported type {dt}")
+        fields.append(PointField(name=name, offset=offset, datatype=_POINT_FIELD_TYPES[dt], count=1))
+    msg = PointCloud2(header=header, height=points.shape[0], width=points.shape[1], fields=fields)
+    msg.is_bigendian = False
+    msg.point_step = points.dtype.itemsize
+    msg.row_step = msg.point_step * msg.width
+    msg.is_dense = False
+    msg.data = np.ascontiguousarray(points).tobytes()
+    return msg
+
+
+def point_cloud_to_numpy(msg: PointCloud2) -> dict[str, np.ndarray]:
+    """PointCloud2 of float32 fields -> {name: HxW float32} (for tests and tools)."""
+    if msg.is_bigendian:
+        raise ConversionError("big-endian point clouds are not supported")
+    for f in msg.fields:
+        if f.datatype != PointField.FLOAT32 or f.count != 1:
+            raise ConversionError(f"field '{f.name}' is not a single float32")
+    if len(msg.data) != msg.row_step * msg.height or msg.row_step < msg.point_step * msg.width:
+        raise ConversionError(
+            f"cloud data is {len(msg.data)} bytes, expected row_step {msg.row_step} x height {msg.height}"
+        )
+    rows = np.frombuffer(msg.data, dtype=np.uint8).reshape(msg.height, msg.row_step)
+    points = rows[:, : msg.point_step * msg.width].reshape(msg.height, msg.width, msg.point_step)
+    return {f.name: points[:, :, f.offset : f.offset + 4].copy().view("<f4")[:, :, 0] for f in msg.fields}

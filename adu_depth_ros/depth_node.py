@@ -1,0 +1,73 @@
+"""``depth_node``: camera image in; metric depth, uncertainty, camera_info, colour depth and points out.
+
+Run ``ros2 run adu_depth_ros depth_node --ros-args --params-file config/depth.yaml``;
+add ``--lifecycle`` for the managed variant (model loaded on configure,
+subscriptions on activate). Topics and parameters: see ROS.md and ``params.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.utilities import remove_ros_args
+
+from adu_depth_ros.node_base import DepthNodeMixin
+from adu_depth_ros.params import ParameterError
+
+
+class DepthNode(DepthNodeMixin, Node):
+    """The plain node: loads the model and subscribes at start-up."""
+
+    def __init__(self, node_name: str = "depth_node", **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        self._init_depth()
+        self._load_model(self.cfg)
+        self._create_outputs()
+        self._start_worker()
+        self._create_inputs()
+
+    def destroy_node(self) -> None:
+        self._shutdown_depth()
+        super().destroy_node()
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="depth_node", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--lifecycle", action="store_true", help="run as a managed (lifecycle) node: configure, then activate"
+    )
+    return parser.parse_args(remove_ros_args(argv)[1:])
+
+
+def main(args: list[str] | None = None) -> int:
+    """Console script ``depth_node``."""
+    argv = sys.argv if args is None else args
+    opts = _parse(argv)
+    rclpy.init(args=argv)
+    node = None
+    try:
+        if opts.lifecycle:
+            from adu_depth_ros.lifecycle_node import LifecycleDepthNode
+
+            node = LifecycleDepthNode()
+        else:
+            node = DepthNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ParameterError as exc:
+        print(f"depth_node: invalid parameter: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""The rclpy wiring shared by the plain and the lifecycle depth node.
+
+Subscription callbacks only store the newest frame; one worker thread takes it,
+runs :class:`~adu_depth_ros.pipeline.FrameProcessor` and publishes. Parameters
+are read once into a validated :class:`DepthNodeConfig` and swapped atomically
+when they change at run time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import SetParametersResult
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
+
+from adu_depth_ros import qos
+from adu_depth_ros.conversions import ConversionError
+from adu_depth_ros.diagnostics import ERROR, WARN, NodeHealth
+from adu_depth_ros.params import PARAMS, SPECS, DepthNodeConfig, ParameterError
+from adu_depth_ros.pipeline import CameraInfoCache, Frame, FrameProcessor, FrameSlot
+
+# Errors a model file or backend can raise while loading: missing, corrupt, wrong format, absent library.
+LOAD_ERRORS = (OSError, ValueError, RuntimeError, ImportError, KeyError)
+# Output name -> (parameter that enables it, topic, message type).
+OUTPUT_TOPICS = {
+    "depth": ("publish_depth", "depth", Image),
+    "uncertainty": ("publish_uncertainty", "depth/uncertainty", Image),
+    "camera_info": ("publish_camera_info", "depth/camera_info", CameraInfo),
+    "color": ("publish_color", "depth/color", Image),
+    "points": ("publish_points", "points", PointCloud2),
+}
+
+
+def load_estimator(cfg: DepthNodeConfig):
+    """The library's DepthEstimator for the configured model, backend, device and precision."""
+    from adu_depth_core.runtime import DepthEstimator
+
+    device = None if cfg.device == "auto" else cfg.device
+    return DepthEstimator.from_file(
+        cfg.model_path, backend=cfg.backend, device=device, precision=cfg.precision
+    )
+
+
+class DepthNodeMixin:
+    """Depth node behaviour; mixed in front of ``rclpy.node.Node`` or ``LifecycleNode``."""
+
+    def _init_depth(self) -> None:
+        """Declare parameters, set up diagnostics and the parameter callback (no model, no topics yet)."""
+        self.cfg = self._declare_parameters()
+        self.health = NodeHealth(f"{self.get_name()}: depth", self.cfg.log_throttle_s)
+        self.infos = CameraInfoCache()
+        self._processor: FrameProcessor | None = None
+        self._model_wanted = False
+        self._pubs: dict[str, object] = {}
+        self._subs: list[object] = []
+        self._slot: FrameSlot | None = None
+        self._worker: threading.Thread | None = None
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._diag_timer = self.create_timer(self.cfg.diagnostics_period_s, self._publish_diagnostics)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+    def _declare_parameters(self) -> DepthNodeConfig:
+        declared = self.declare_parameters("", [(p.name, p.default, p.descriptor()) for p in PARAMS])
+        return DepthNodeConfig.from_values({p.name: p.value for p in declared})
+
+    # -- model ------------------------------------------------------------------------------------
+
+    def _load_model(self, cfg: DepthNodeConfig) -> bool:
+        """Load the model; on failure log once, report ERROR in diagnostics and keep running without it."""
+        self._model_wanted = True
+        try:
+            estimator = load_estimator(cfg)
+        except LOAD_ERRORS as exc:
+            msg = f"cannot load model '{cfg.model_path}' ({type(exc).__name__}: {exc}); set model_path to a valid file"
+            self.health.set_standing("model", ERROR, msg)
+            self._report("model", msg, ERROR)
+            return False
+        self._processor = FrameProcessor(estimator, self.infos)
+        self.health.clear_standing("model")
+        self.health.hardware_id = f"{cfg.model_path} [{cfg.backend}/{cfg.device}/{cfg.precision}]"
+        h, w = estimator.network_hw
+        self.get_logger().info(
+            f"model '{cfg.model_path}' loaded (network input {h}x{w}, backend {cfg.backend})"
+        )
+        return True
+
+    def _unload_model(self) -> None:
+        self._model_wanted = False
+        self._processor = None
+
+    # -- topics -----------------------------------------------------------------------------------
+
+    def _make_publisher(self, msg_type, topic: str, profile):
+        return self.create_publisher(msg_type, topic, profile)
+
+    def _create_outputs(self) -> None:
+        profile = qos.output_qos(self.cfg)
+        for name, (flag, topic, msg_type) in OUTPUT_TOPICS.items():
+            if getattr(self.cfg, flag):
+                self._pubs[name] = self._make_publisher(msg_type, topic, profile)
+
+    def _destroy_outputs(self) -> None:
+        for pub in self._pubs.values():
+            self.destroy_publisher(pub)
+        self._pubs = {}
+
+    def _create_inputs(self) -> None:
+        profile = qos.input_qos(self.cfg)
+        if self.cfg.use_compressed:
+            self._subs.append(
+                self.create_subscription(CompressedImage, "image/compressed", self._on_image, profile)
+            )
+        else:
+            self._subs.append(self.create_subscription(Image, "image", self._on_image, profile))
+        self._subs.append(self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, profile))
+
+    def _destroy_inputs(self) -> None:
+        for sub in self._subs:
+            self.destroy_subscription(sub)
+        self._subs = []
+
+    # -- worker -----------------------------------------------------------------------------------
+
+    def _start_worker(self) -> None:
+        self._slot = FrameSlot()
+        self._worker = threading.Thread(
+            target=self._work, args=(self._slot,), name="depth_worker", daemon=True
+        )
+        self._worker.start()
+
+    def _stop_worker(self) -> None:
+        if self._slot is not None:
+            self._slot.close()
+        if self._worker is not None:
+            self._worker.join()
+        self._slot, self._worker = None, None
+
+    def _work(self, slot: FrameSlot) -> None:
+        while (frame := slot.take()) is not None:
+            self._handle(frame)
+
+    def _on_image(self, msg) -> None:
+        self.health.count("received")
+        slot = self._slot
+        if slot is not None and slot.put(Frame(msg, time.monotonic())):
+            self.health.count("dropped_stale")
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        try:
+            self.infos.add(msg)
+        except ConversionError as exc:
+            self._report("camera_info", f"ignoring camera_info: {exc}")
+
+    def _wanted(self) -> frozenset[str]:
+        """Outputs somebody subscribes to (no work is done for the others)."""
+        return frozenset(n for n, pub in self._pubs.items() if pub.get_subscription_count() > 0)
+
+    def _handle(self, frame: Frame) -> None:
+        """Process one frame; bad input is reported and skipped, never fatal."""
+        cfg, processor = self.cfg, self._processor
+        if processor is None:
+            self.health.count("skipped_no_model")
+            return
+        wanted = self._wanted()
+        if not wanted:
+            self.health.count("skipped_no_subscriber")
+            return
+        self.health.stage_ms("queue", 1e3 * (time.monotonic() - frame.received_s))
+        try:
+            result = processor.run(frame.msg, cfg, wanted)
+        except ConversionError as exc:
+            self.health.count("rejected")
+            self._report("input", f"dropping image: {exc}")
+            return
+        except (ValueError, RuntimeError) as exc:  # the runtime refused the image or the backend failed
+            self.health.count("rejected")
+            self._report("inference", f"inference failed ({type(exc).__name__}: {exc})", ERROR)
+            return
+        for category, message in result.problems:
+            self._report(category, message)
+        t0 = time.perf_counter()
+        for name, msg in result.messages.items():
+            self._pubs[name].publish(msg)
+        result.timings_ms["publish"] = 1e3 * (time.perf_counter() - t0)
+        for stage, ms in result.timings_ms.items():
+            self.health.stage_ms(stage, ms)
+        self.health.stage_ms("total", 1e3 * (time.monotonic() - frame.received_s))
+        self.health.count("processed")
+
+    # -- reporting and parameters -----------------------------------------------------------------
+
+    def _report(self, category: str, message: str, level: int = WARN) -> None:
+        """One throttled log line per problem category, and the problem in diagnostics."""
+        line = self.health.problem(category, message, level)
+        if line is not None:
+            (self.get_logger().error if level >= ERROR else self.get_logger().warning)(line)
+
+    def _publish_diagnostics(self) -> None:
+        self._diag_pub.publish(self.health.to_msg(self.get_clock().now().to_msg()))
+
+    def _on_set_parameters(self, params) -> SetParametersResult:
+        """Validate run-time changes as a whole; reload the model when model parameters change."""
+        changes = {p.name: p.value for p in params if p.name in SPECS}
+        if not changes:
+            return SetParametersResult(successful=True)
+        try:
+            new = self.cfg.updated(changes)
+        except ParameterError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        if self._model_wanted and new.model_changes(self.cfg):
+            try:
+                estimator = load_estimator(new)
+            except LOAD_ERRORS as exc:
+                reason = f"model not changed: cannot load '{new.model_path}' ({type(exc).__name__}: {exc})"
+                return SetParametersResult(successful=False, reason=reason)
+            self._processor = FrameProcessor(estimator, self.infos)
+            self.health.clear_standing("model")
+            self.get_logger().info(f"model '{new.model_path}' loaded")
+        self.cfg = new
+        self.health.throttle_s = new.log_throttle_s
+        return SetParametersResult(successful=True)
+
+    def _shutdown_depth(self) -> None:
+        """Stop the worker and drop topics and model (idempotent)."""
+        self._stop_worker()
+        self._destroy_inputs()
+        self._destroy_outputs()
+        self._unload_model()

@@ -1,0 +1,218 @@
+"""What the depth node does to one frame, without rclpy plumbing: messages in, library calls, messages out.
+
+Also the two small pieces of state the node keeps between frames: the
+newest-frame slot (inference never queues) and the camera_info cache.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import Header
+
+from adu_depth_core.runtime import colormap, geometry
+from adu_depth_core.runtime.intrinsics import scale_intrinsics, scale_projection
+from adu_depth_core.runtime.preprocess import resize_image
+from adu_depth_ros import conversions as conv
+from adu_depth_ros.params import DepthNodeConfig
+
+OUTPUTS = ("depth", "uncertainty", "camera_info", "color", "points")
+
+
+@dataclass
+class Frame:
+    """An input message and when it arrived (monotonic seconds)."""
+
+    msg: Image | CompressedImage
+    received_s: float
+
+
+class FrameSlot:
+    """Holds only the newest frame: ``put`` replaces an untaken frame (a drop), ``take`` waits for one."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._frame: Frame | None = None
+        self._closed = False
+
+    def put(self, frame: Frame) -> bool:
+        """Store ``frame``; True if it replaced a frame the worker had not taken (that one is dropped)."""
+        with self._cond:
+            dropped = self._frame is not None
+            self._frame = frame
+            self._cond.notify()
+            return dropped
+
+    def take(self, timeout_s: float | None = None) -> Frame | None:
+        """The newest frame (and empty the slot), or None after ``timeout_s`` or once closed."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._frame is not None or self._closed, timeout=timeout_s)
+            frame, self._frame = self._frame, None
+            return None if self._closed else frame
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+class CameraInfoCache:
+    """Recent valid camera_infos by stamp; lookup matches the image stamp, else the latest."""
+
+    def __init__(self, size: int = 16) -> None:
+        self._items: OrderedDict[tuple[int, int], tuple[CameraInfo, conv.Intrinsics]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def add(self, msg: CameraInfo) -> None:
+        """Validate and store; raises ConversionError for zeros/NaN (the cache keeps the previous ones)."""
+        intr = conv.camera_info_to_intrinsics(msg)
+        key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+        with self._lock:
+            self._items.pop(key, None)
+            self._items[key] = (msg, intr)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def lookup(self, stamp) -> tuple[CameraInfo, conv.Intrinsics] | None:
+        with self._lock:
+            if not self._items:
+                return None
+            return self._items.get((stamp.sec, stamp.nanosec)) or next(reversed(self._items.values()))
+
+
+@dataclass
+class FrameResult:
+    """Messages to publish (by output name), stage timings and problems to report."""
+
+    messages: dict[str, Any] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+
+def to_rgb(msg: Image | CompressedImage) -> np.ndarray:
+    """Any supported input message -> HxWx3 uint8 RGB (raises ConversionError)."""
+    return conv.compressed_to_rgb(msg) if isinstance(msg, CompressedImage) else conv.image_to_rgb(msg)
+
+
+def output_header(msg_header: Header, cfg: DepthNodeConfig) -> Header:
+    """The input image's header (stamp and frame_id) unchanged, unless frame_id is overridden."""
+    return Header(stamp=msg_header.stamp, frame_id=cfg.frame_id or msg_header.frame_id)
+
+
+def sigma_limit_ratio(depth_m: np.ndarray, sigma_m: np.ndarray, cfg: DepthNodeConfig) -> np.ndarray | None:
+    """sigma / allowed sigma (> 1 = too uncertain) for the absolute and relative thresholds; None = no filter."""
+    limits = []
+    if cfg.max_sigma_m > 0:
+        limits.append(np.float32(cfg.max_sigma_m))
+    if cfg.max_relative_sigma > 0:
+        limits.append(np.float32(cfg.max_relative_sigma) * depth_m)
+    if not limits:
+        return None
+    limit = limits[0] if len(limits) == 1 else np.minimum(*limits)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sigma_m / limit
+
+
+def intrinsics_for(
+    info: conv.Intrinsics, image_hw: tuple[int, int], out_hw: tuple[int, int]
+) -> conv.Intrinsics:
+    """camera_info intrinsics (checked against the image size) rescaled to the published size."""
+    if (info.height, info.width) != image_hw:
+        raise conv.ConversionError(
+            f"camera_info is {info.width}x{info.height} but the image is {image_hw[1]}x{image_hw[0]}; "
+            "publish the camera_info that belongs to this image (after any resize/crop)"
+        )
+    K = scale_intrinsics(info.K, image_hw, out_hw)
+    P = scale_projection(info.P, image_hw, out_hw)
+    return conv.Intrinsics(out_hw[1], out_hw[0], K, P)
+
+
+class FrameProcessor:
+    """Runs one frame through the estimator and builds the wanted output messages."""
+
+    def __init__(self, estimator: Any, infos: CameraInfoCache) -> None:
+        self.estimator = estimator
+        self.infos = infos
+
+    def run(self, msg: Image | CompressedImage, cfg: DepthNodeConfig, wanted: frozenset[str]) -> FrameResult:
+        """Convert, infer, publish-ready messages; raises ConversionError for a bad image."""
+        res = FrameResult()
+        t0 = time.perf_counter()
+        rgb = to_rgb(msg)
+        t1 = time.perf_counter()
+        image_hw = rgb.shape[:2]
+        pred = self.estimator.infer(rgb, output="input" if cfg.output_resolution == "camera" else "network")
+        out_hw = pred.depth_m.shape[:2]
+        t2 = time.perf_counter()
+        res.timings_ms.update(convert=1e3 * (t1 - t0), infer=1e3 * (t2 - t1))
+        res.timings_ms.update({f"infer_{k}": float(v) for k, v in pred.timings_ms.items() if k != "total"})
+        depth_m, sigma_m = self._valid_range(pred.depth_m, pred.sigma_m, cfg)
+        header = output_header(msg.header, cfg)
+        intr = self._intrinsics(msg, image_hw, out_hw, res) if wanted & {"camera_info", "points"} else None
+        self._images(res, depth_m, sigma_m, header, cfg, wanted)
+        if intr is not None and "camera_info" in wanted:
+            res.messages["camera_info"] = conv.intrinsics_to_camera_info(intr[0], intr[1], header)
+        if intr is not None and "points" in wanted:
+            t3 = time.perf_counter()
+            colour = (rgb if out_hw == image_hw else resize_image(rgb, *out_hw)) if cfg.points_color else None
+            res.messages["points"] = self._points(depth_m, sigma_m, intr[1].K, colour, header, cfg)
+            res.timings_ms["points"] = 1e3 * (time.perf_counter() - t3)
+        res.timings_ms["build"] = 1e3 * (time.perf_counter() - t2)
+        return res
+
+    @staticmethod
+    def _valid_range(
+        depth_m: np.ndarray, sigma_m: np.ndarray, cfg: DepthNodeConfig
+    ) -> tuple[np.ndarray, ...]:
+        """Depth outside [min_depth_m, max_depth_m] -> NaN (REP 118); sigma NaN where depth is."""
+        with np.errstate(invalid="ignore"):
+            bad = ~((depth_m >= cfg.min_depth_m) & (depth_m <= cfg.max_depth_m))
+        depth_m = np.where(bad, np.float32(np.nan), depth_m).astype(np.float32, copy=False)
+        sigma_m = np.where(bad, np.float32(np.nan), sigma_m).astype(np.float32, copy=False)
+        return depth_m, sigma_m
+
+    def _intrinsics(
+        self, msg, image_hw, out_hw, res: FrameResult
+    ) -> tuple[CameraInfo, conv.Intrinsics] | None:
+        found = self.infos.lookup(msg.header.stamp)
+        if found is None:
+            res.problems.append(
+                (
+                    "camera_info",
+                    "no valid camera_info received yet; depth/camera_info and points wait for one",
+                )
+            )
+            return None
+        try:
+            return found[0], intrinsics_for(found[1], image_hw, out_hw)
+        except conv.ConversionError as exc:
+            res.problems.append(("camera_info", str(exc)))
+            return None
+
+    @staticmethod
+    def _images(res: FrameResult, depth_m, sigma_m, header: Header, cfg: DepthNodeConfig, wanted) -> None:
+        if "depth" in wanted:
+            res.messages["depth"] = conv.depth_image(depth_m, header, cfg.depth_encoding)
+        if "uncertainty" in wanted:
+            res.messages["uncertainty"] = conv.numpy_to_image(sigma_m, "32FC1", header)
+        if "color" in wanted:
+            lo, hi = cfg.color_min_depth_m or None, cfg.color_max_depth_m or None
+            res.messages["color"] = conv.numpy_to_image(
+                colormap.colorize_depth(depth_m, lo, hi), "rgb8", header
+            )
+
+    @staticmethod
+    def _points(depth_m, sigma_m, K, colour, header: Header, cfg: DepthNodeConfig):
+        """depth_image_proc-style organised/strided cloud, uncertainty-filtered, via the library."""
+        ratio = sigma_limit_ratio(depth_m, sigma_m, cfg)
+        xyz = geometry.backproject(depth_m, K, cfg.points_stride, ratio, None if ratio is None else 1.0)
+        s = cfg.points_stride
+        points = geometry.to_point_array(xyz, None if colour is None else colour[::s, ::s])
+        return conv.point_cloud(points, header)
