@@ -1,0 +1,352 @@
+"""sensor_msgs as ``rosbags`` message objects <-> numpy, laid out exactly as the ROS node publishes them.
+
+Mirrors ``adu_depth_ros.conversions`` (which builds rclpy messages): images are
+little-endian with packed rows (``step = width * channels * bytes``); depth is
+REP 118 (32FC1 metres with NaN invalid, or 16UC1 millimetres with 0 invalid);
+CameraInfo carries K (3x3) and P (3x4); PointCloud2 is organised, float32
+``x, y, z`` (+ packed ``rgb``) at offsets 0, 4, 8 (12), ``point_step`` 12 (16),
+``is_dense = False`` (``runtime.geometry.to_point_array``). Parsing is lenient
+where ROS is (padded ``step``, big-endian data, any PointCloud2 field layout)
+and strict about truncated buffers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from adu_depth_core.bags.io import jazzy_typestore
+from adu_depth_core.runtime.intrinsics import IntrinsicsError, check_K
+
+
+class MessageError(ValueError):
+    """A message cannot be converted; the text says what is wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class Encoding:
+    channels: int
+    dtype: np.dtype
+
+
+ENCODINGS: dict[str, Encoding] = {
+    "rgb8": Encoding(3, np.dtype(np.uint8)),
+    "bgr8": Encoding(3, np.dtype(np.uint8)),
+    "rgba8": Encoding(4, np.dtype(np.uint8)),
+    "bgra8": Encoding(4, np.dtype(np.uint8)),
+    "mono8": Encoding(1, np.dtype(np.uint8)),
+    "mono16": Encoding(1, np.dtype(np.uint16)),
+    "8UC1": Encoding(1, np.dtype(np.uint8)),
+    "8UC3": Encoding(3, np.dtype(np.uint8)),
+    "16UC1": Encoding(1, np.dtype(np.uint16)),
+    "32FC1": Encoding(1, np.dtype(np.float32)),
+}
+COLOR_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "8UC3")
+DEPTH_ENCODINGS = ("32FC1", "16UC1")
+_POINT_FIELD_DTYPES = {1: "i1", 2: "u1", 3: "i2", 4: "u2", 5: "i4", 6: "u4", 7: "f4", 8: "f8"}
+
+
+def _types() -> Any:
+    return jazzy_typestore().types
+
+
+# -- headers and stamps --------------------------------------------------------------------------
+
+
+def make_header(stamp_ns: int, frame_id: str) -> Any:
+    """std_msgs/Header for a stamp in integer nanoseconds."""
+    t = _types()
+    sec, nanosec = divmod(int(stamp_ns), 1_000_000_000)
+    return t["std_msgs/msg/Header"](
+        stamp=t["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec), frame_id=frame_id
+    )
+
+
+def stamp_ns(header: Any) -> int:
+    """Integer nanoseconds of a Header's stamp."""
+    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+
+
+def cdr_stamp_ns(data: bytes) -> int:
+    """Header stamp (ns) of a serialized message whose first field is a std_msgs/Header, without decoding it.
+
+    CDR: 4 bytes encapsulation (byte 1 = 1 for little endian), then int32 sec, uint32 nanosec.
+    """
+    if len(data) < 12:
+        raise MessageError(f"serialized message is {len(data)} bytes, too short to hold a header")
+    order = "<" if data[1] == 1 else ">"
+    sec = int(np.frombuffer(data, dtype=f"{order}i4", count=1, offset=4)[0])
+    nanosec = int(np.frombuffer(data, dtype=f"{order}u4", count=1, offset=8)[0])
+    return sec * 1_000_000_000 + nanosec
+
+
+# -- images ----------------------------------------------------------------------------------------
+
+
+def _encoding(name: str) -> Encoding:
+    enc = ENCODINGS.get(name)
+    if enc is None:
+        raise MessageError(f"unsupported image encoding '{name}'; supported: {', '.join(ENCODINGS)}")
+    return enc
+
+
+def image_msg(array: np.ndarray, encoding: str, header: Any) -> Any:
+    """Array -> sensor_msgs/Image (little endian, packed rows); dtype and channels must fit ``encoding``."""
+    enc = _encoding(encoding)
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    if array.ndim not in (2, 3) or channels != enc.channels or array.dtype != enc.dtype:
+        raise MessageError(
+            f"array {array.dtype} {array.shape} does not fit '{encoding}' ({enc.channels} channel(s) of {enc.dtype})"
+        )
+    data = np.ascontiguousarray(array, dtype=enc.dtype.newbyteorder("<")).reshape(-1).view(np.uint8)
+    h, w = int(array.shape[0]), int(array.shape[1])
+    step = w * enc.channels * enc.dtype.itemsize
+    return _types()["sensor_msgs/msg/Image"](
+        header=header, height=h, width=w, encoding=encoding, is_bigendian=0, step=step, data=data.copy()
+    )
+
+
+def image_to_array(msg: Any) -> np.ndarray:
+    """sensor_msgs/Image -> array in its own encoding (HxW for one channel, HxWxC otherwise), native order."""
+    enc = _encoding(msg.encoding)
+    h, w, step, size = int(msg.height), int(msg.width), int(msg.step), len(msg.data)
+    if h == 0 or w == 0:
+        raise MessageError(f"image is zero-sized ({w}x{h}); the recording holds an empty frame")
+    row_bytes = w * enc.channels * enc.dtype.itemsize
+    if step < row_bytes:
+        raise MessageError(
+            f"step {step} is smaller than width {w} x {enc.channels} x {enc.dtype.itemsize} bytes"
+        )
+    if size < step * h:
+        raise MessageError(f"image data truncated: {size} bytes but step {step} x height {h} = {step * h}")
+    dtype = enc.dtype.newbyteorder(">" if msg.is_bigendian else "<")
+    rows = np.asarray(msg.data, dtype=np.uint8)[: step * h].reshape(h, step)
+    pixels = np.ascontiguousarray(rows[:, :row_bytes]).view(dtype)
+    arr = pixels.reshape(h, w, enc.channels) if enc.channels > 1 else pixels.reshape(h, w)
+    return arr.astype(enc.dtype, copy=False)
+
+
+def compressed_image_msg(rgb: np.ndarray, header: Any, fmt: str = "png") -> Any:
+    """HxWx3 uint8 RGB -> sensor_msgs/CompressedImage (format 'png' or 'jpeg', as image_transport writes)."""
+    import cv2
+
+    if fmt not in ("png", "jpeg"):
+        raise MessageError(f"compressed format must be 'png' or 'jpeg', got '{fmt}'")
+    ok, buf = cv2.imencode(f".{'jpg' if fmt == 'jpeg' else 'png'}", np.ascontiguousarray(rgb[:, :, ::-1]))
+    if not ok:
+        raise MessageError(f"could not encode a {rgb.shape} image as {fmt}")
+    return _types()["sensor_msgs/msg/CompressedImage"](
+        header=header, format=f"rgb8; {fmt} compressed bgr8", data=buf.reshape(-1).astype(np.uint8)
+    )
+
+
+def _decode_compressed(msg: Any) -> np.ndarray:
+    import cv2
+
+    if "compresseddepth" in msg.format.lower():
+        raise MessageError(f"'{msg.format}' is a compressed depth image, not a colour image")
+    if len(msg.data) == 0:
+        raise MessageError("compressed image is empty (0 bytes)")
+    bgr = cv2.imdecode(np.asarray(msg.data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None or bgr.size == 0:
+        raise MessageError(
+            f"could not decode compressed image (format '{msg.format}', {len(msg.data)} bytes): "
+            "data is truncated or not jpeg/png"
+        )
+    return np.ascontiguousarray(bgr[:, :, ::-1])
+
+
+def image_to_rgb(msg: Any) -> np.ndarray:
+    """A colour/mono Image or a jpeg/png CompressedImage -> HxWx3 uint8 RGB (contiguous)."""
+    if msg.__msgtype__ == "sensor_msgs/msg/CompressedImage":
+        return _decode_compressed(msg)
+    if msg.encoding not in COLOR_ENCODINGS:
+        raise MessageError(
+            f"image encoding '{msg.encoding}' is not a colour encoding ({', '.join(COLOR_ENCODINGS)})"
+        )
+    arr = image_to_array(msg)
+    if msg.encoding == "mono8":
+        return np.repeat(arr[:, :, None], 3, axis=2)
+    if msg.encoding.startswith("bgr"):
+        return np.ascontiguousarray(arr[:, :, 2::-1])
+    return np.ascontiguousarray(arr[:, :, :3])
+
+
+def depth_to_mm(depth_m: np.ndarray) -> np.ndarray:
+    """Metres (NaN invalid) -> uint16 millimetres (0 invalid, saturating at 65535), REP 118."""
+    with np.errstate(invalid="ignore"):
+        mm = np.rint(np.nan_to_num(depth_m, nan=0.0, posinf=0.0, neginf=0.0) * 1000.0)
+    return np.clip(mm, 0, 65535).astype(np.uint16)
+
+
+def depth_msg(depth_m: np.ndarray, header: Any, encoding: str = "32FC1") -> Any:
+    """REP 118 depth Image: 32FC1 metres (NaN invalid) or 16UC1 millimetres (0 invalid)."""
+    if encoding == "32FC1":
+        return image_msg(np.asarray(depth_m, dtype=np.float32), "32FC1", header)
+    if encoding == "16UC1":
+        return image_msg(depth_to_mm(depth_m), "16UC1", header)
+    raise MessageError(f"depth encoding must be 32FC1 or 16UC1, got '{encoding}'")
+
+
+def depth_to_metres(msg: Any) -> np.ndarray:
+    """A depth Image (32FC1 m or 16UC1 mm) -> HxW float32 metres, NaN where invalid (non-finite, <= 0)."""
+    if msg.encoding not in DEPTH_ENCODINGS:
+        raise MessageError(f"depth image encoding must be 32FC1 (m) or 16UC1 (mm), got '{msg.encoding}'")
+    arr = image_to_array(msg)
+    depth = arr.astype(np.float32) * np.float32(1e-3) if msg.encoding == "16UC1" else arr.astype(np.float32)
+    with np.errstate(invalid="ignore"):
+        depth[~(depth > 0) | ~np.isfinite(depth)] = np.nan
+    return depth
+
+
+# -- camera_info -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """A CameraInfo reduced to the pinhole model: image size, K 3x3 and P 3x4 (float64, pixels)."""
+
+    width: int
+    height: int
+    K: np.ndarray
+    P: np.ndarray
+
+    @property
+    def baseline_m(self) -> float:
+        """Stereo baseline from P (ROS: ``P[0, 3] = -fx * baseline``); 0 for a left/mono camera."""
+        return float(-self.P[0, 3] / self.P[0, 0])
+
+
+def camera_info_msg(
+    K: np.ndarray,
+    width: int,
+    height: int,
+    header: Any,
+    P: np.ndarray | None = None,
+    D: np.ndarray | None = None,
+    distortion_model: str = "plumb_bob",
+) -> Any:
+    """sensor_msgs/CameraInfo for a rectified pinhole camera (R = I; P = [K | 0] unless given)."""
+    t = _types()
+    K = check_K(K)
+    P = np.hstack([K, np.zeros((3, 1))]) if P is None else np.asarray(P, dtype=np.float64).reshape(3, 4)
+    D = np.zeros(5) if D is None else np.asarray(D, dtype=np.float64).reshape(-1)
+    return t["sensor_msgs/msg/CameraInfo"](
+        header=header,
+        height=int(height),
+        width=int(width),
+        distortion_model=distortion_model,
+        d=D.astype(np.float64),
+        k=K.reshape(-1).copy(),
+        r=np.eye(3).reshape(-1),
+        p=P.reshape(-1).copy(),
+        binning_x=0,
+        binning_y=0,
+        roi=t["sensor_msgs/msg/RegionOfInterest"](
+            x_offset=0, y_offset=0, height=0, width=0, do_rectify=False
+        ),
+    )
+
+
+def camera_info_to_intrinsics(msg: Any) -> Intrinsics:
+    """Validate a CameraInfo (size, finite positive focal lengths, P) and return K and P."""
+    if msg.width == 0 or msg.height == 0:
+        raise MessageError(f"camera_info has zero size ({msg.width}x{msg.height}); is the camera calibrated?")
+    try:
+        K = check_K(msg.k)
+    except IntrinsicsError as exc:
+        raise MessageError(f"camera_info K is unusable: {exc}") from None
+    P = np.asarray(msg.p, dtype=np.float64).reshape(3, 4)
+    if not P.any():  # raw cameras often leave P unset: use K
+        P = np.hstack([K, np.zeros((3, 1))])
+    elif not np.isfinite(P).all() or P[0, 0] <= 0 or P[1, 1] <= 0:
+        raise MessageError(
+            f"camera_info P is unusable (NaN/inf or non-positive focal length): {P.ravel().tolist()}"
+        )
+    return Intrinsics(int(msg.width), int(msg.height), K, P)
+
+
+def rescaled_camera_info(msg: Any, height: int, width: int, header: Any) -> Any:
+    """The CameraInfo of ``msg``'s camera for an image resized to ``height`` x ``width`` (the node's
+    ``depth/camera_info``): K and P rescaled, D, R and the distortion model kept, no binning/ROI."""
+    from adu_depth_core.runtime.intrinsics import scale_intrinsics, scale_projection
+
+    intr = camera_info_to_intrinsics(msg)
+    src, dst = (intr.height, intr.width), (int(height), int(width))
+    out = camera_info_msg(
+        scale_intrinsics(intr.K, src, dst),
+        width,
+        height,
+        header,
+        P=scale_projection(intr.P, src, dst),
+        D=np.asarray(msg.d, dtype=np.float64),
+        distortion_model=msg.distortion_model,
+    )
+    out.r = np.asarray(msg.r, dtype=np.float64).copy()
+    return out
+
+
+# -- PointCloud2 -----------------------------------------------------------------------------------
+
+
+def pointcloud_msg(points: np.ndarray, header: Any) -> Any:
+    """Organised PointCloud2 from an (h, w) structured float32 array (``runtime.geometry.to_point_array``).
+
+    One FLOAT32 field per name at its offset, ``point_step`` = itemsize, NaN
+    for invalid points, ``is_dense = False``.
+    """
+    t = _types()
+    if points.dtype.names is None or points.ndim != 2:
+        raise MessageError(f"points must be an (h, w) structured array, got {points.dtype} {points.shape}")
+    field_cls = t["sensor_msgs/msg/PointField"]
+    fields = []
+    for name in points.dtype.names:
+        dt, offset = points.dtype.fields[name][:2]
+        if dt != np.dtype("<f4"):
+            raise MessageError(f"point field '{name}' must be little-endian float32, got {dt}")
+        fields.append(field_cls(name=name, offset=int(offset), datatype=field_cls.FLOAT32, count=1))
+    step = points.dtype.itemsize
+    return t["sensor_msgs/msg/PointCloud2"](
+        header=header,
+        height=int(points.shape[0]),
+        width=int(points.shape[1]),
+        fields=fields,
+        is_bigendian=False,
+        point_step=step,
+        row_step=step * int(points.shape[1]),
+        data=np.frombuffer(np.ascontiguousarray(points).tobytes(), dtype=np.uint8).copy(),
+        is_dense=False,
+    )
+
+
+def pointcloud_to_array(msg: Any) -> np.ndarray:
+    """PointCloud2 (any field layout, e.g. a LiDAR's x, y, z, intensity, ring) -> (h, w) structured array."""
+    names, formats, offsets = [], [], []
+    order = ">" if msg.is_bigendian else "<"
+    for f in msg.fields:
+        code = _POINT_FIELD_DTYPES.get(int(f.datatype))
+        if code is None:
+            raise MessageError(f"point field '{f.name}' has unknown datatype {f.datatype}")
+        names.append(f.name)
+        formats.append((order + code, (int(f.count),)) if f.count > 1 else order + code)
+        offsets.append(int(f.offset))
+    h, w, step, row = int(msg.height), int(msg.width), int(msg.point_step), int(msg.row_step)
+    if step <= 0 or row < step * w:
+        raise MessageError(f"point cloud has point_step {step} and row_step {row} for width {w}")
+    if len(msg.data) < row * h:
+        raise MessageError(f"point cloud data truncated: {len(msg.data)} bytes, expected {row} x {h}")
+    dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": step})
+    rows = np.asarray(msg.data, dtype=np.uint8)[: row * h].reshape(h, row)[:, : step * w]
+    return np.ascontiguousarray(rows).view(dtype).reshape(h, w)
+
+
+def pointcloud_xyz(msg: Any) -> np.ndarray:
+    """(N, 3) float64 x, y, z of the finite points of a PointCloud2 (metres, in its header's frame)."""
+    arr = pointcloud_to_array(msg)
+    missing = [n for n in ("x", "y", "z") if n not in (arr.dtype.names or ())]
+    if missing:
+        raise MessageError(f"point cloud has no field(s) {missing}; fields: {list(arr.dtype.names or ())}")
+    xyz = np.stack([arr[n].reshape(-1).astype(np.float64) for n in ("x", "y", "z")], axis=1)
+    return xyz[np.isfinite(xyz).all(axis=1)]
