@@ -1,0 +1,84 @@
+"""Colourise depth and uncertainty maps to uint8 RGB (pure numpy).
+
+The palette is a turbo-like rainbow (dark blue -> cyan -> green -> yellow ->
+red -> dark red) made by linear interpolation between the anchor colours below.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# (position in [0, 1], R, G, B): our own anchors, chosen for a perceptually even-ish rainbow.
+_ANCHORS = (
+    (0.000, 48, 18, 59),
+    (0.125, 67, 90, 216),
+    (0.250, 60, 150, 250),
+    (0.375, 30, 205, 210),
+    (0.500, 60, 240, 130),
+    (0.625, 160, 250, 60),
+    (0.750, 240, 200, 50),
+    (0.875, 240, 110, 20),
+    (1.000, 122, 4, 3),
+)
+
+
+def palette(n: int = 256) -> np.ndarray:
+    """(n, 3) uint8 lookup table of the turbo-like palette."""
+    a = np.asarray(_ANCHORS, dtype=np.float64)
+    t = np.linspace(0.0, 1.0, n)
+    lut = np.stack([np.interp(t, a[:, 0], a[:, c]) for c in (1, 2, 3)], axis=-1)
+    return np.round(lut).astype(np.uint8)
+
+
+def value_range(values: np.ndarray, percentiles: tuple[float, float] = (2.0, 98.0)) -> tuple[float, float]:
+    """Robust (lo, hi) of the finite values: the given percentiles; (0, 1) if none are finite."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = np.percentile(finite, percentiles)
+    return float(lo), float(hi if hi > lo else lo + 1e-6)
+
+
+def colorize(
+    values: np.ndarray,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    percentiles: tuple[float, float] = (2.0, 98.0),
+    reverse: bool = False,
+    invalid_rgb: tuple[int, int, int] = (0, 0, 0),
+) -> np.ndarray:
+    """H x W float map -> H x W x 3 uint8 RGB.
+
+    The range is [vmin, vmax] where given, else the percentiles of the finite
+    values; values outside are clipped. Non-finite values get ``invalid_rgb``.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    if values.ndim != 2:
+        raise ValueError(f"expected an H x W map, got shape {values.shape}")
+    lo, hi = value_range(values, percentiles)
+    lo = lo if vmin is None else float(vmin)
+    hi = hi if vmax is None else float(vmax)
+    if not hi > lo:
+        raise ValueError(f"colour range must have vmax > vmin, got [{lo}, {hi}]")
+    lut = palette(256)
+    valid = np.isfinite(values)
+    t = np.clip((np.where(valid, values, lo) - lo) / (hi - lo), 0.0, 1.0)
+    if reverse:
+        t = 1.0 - t
+    out = lut[np.round(t * 255.0).astype(np.intp)]
+    out[~valid] = invalid_rgb
+    return out
+
+
+def colorize_depth(
+    depth_m: np.ndarray, vmin_m: float | None = None, vmax_m: float | None = None
+) -> np.ndarray:
+    """Depth in metres -> RGB, near = warm (red), far = cold (blue)."""
+    return colorize(depth_m, vmin_m, vmax_m, reverse=True)
+
+
+def colorize_sigma(
+    sigma_m: np.ndarray, vmin_m: float | None = None, vmax_m: float | None = None
+) -> np.ndarray:
+    """Depth standard deviation in metres -> RGB, confident = cold (blue), uncertain = warm (red)."""
+    return colorize(sigma_m, vmin_m, vmax_m, reverse=False)
