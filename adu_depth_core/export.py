@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adu_depth_core.checkpoint import ModelCard, atomic_write_bytes
+from adu_depth_core.checkpoint import ModelCard
 from adu_depth_core.runtime.backends.base import (
     CARD_KEY,
     FORMAT_KEY,
@@ -25,6 +25,7 @@ from adu_depth_core.runtime.backends.base import (
     OUTPUT_NAMES,
     ModelFileError,
 )
+from adu_depth_core.runtime.cache import write_atomic
 
 PRECISION_KEY = "adu_depth.precision"
 MIN_OPSET = 17
@@ -60,7 +61,7 @@ def _save_checked(proto, out: Path) -> Path:
 
     onnx.checker.check_model(proto, full_check=True)
     data = proto.SerializeToString()
-    return atomic_write_bytes(out, lambda f: f.write(data))
+    return write_atomic(out, data)
 
 
 def _torch_to_onnx_proto(deploy, input_hw: tuple[int, int], opset: int, dynamo: bool):

@@ -60,3 +60,24 @@ def fp16_onnx(onnx_path: Path, cache: Path) -> Path:
     if not out.is_file():
         convert_onnx_fp16(onnx_path, out)
     return out
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Atomically write ``data`` to ``path`` with the usual permissions (0666 minus the umask)."""
+    from adu_depth_core.checkpoint import atomic_write_bytes
+
+    out = atomic_write_bytes(path, lambda f: f.write(data))  # its temporary file is created 0600
+    os.chmod(out, 0o666 & ~_umask())
+    return out
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask would, racing other threads)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import io
 import os
-from pathlib import Path
 
 import numpy as np
 
-from adu_depth_core.checkpoint import atomic_write_bytes
+from adu_depth_core.runtime.cache import write_atomic
 
 
 def _flatten(xyz: np.ndarray, rgb: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -58,5 +57,5 @@ def write_ply(
 ) -> int:
     """Write the finite points (NaN rows dropped) to ``path``; returns the number of points written."""
     data = ply_bytes(xyz, rgb, binary)
-    atomic_write_bytes(Path(path), lambda f: f.write(data))
+    write_atomic(path, data)
     return int(np.all(np.isfinite(np.asarray(xyz, dtype=np.float32).reshape(-1, 3)), axis=1).sum())

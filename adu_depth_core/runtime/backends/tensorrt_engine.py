@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from adu_depth_core.checkpoint import ModelCard, atomic_write_bytes
+from adu_depth_core.checkpoint import ModelCard
 from adu_depth_core.runtime.backends.base import INPUT_NAME, ModelFileError
-from adu_depth_core.runtime.cache import file_sha256, key_of
+from adu_depth_core.runtime.cache import file_sha256, key_of, write_atomic
 
 LOG = logging.getLogger(__name__)
 ENGINE_FORMAT = "adu-depth-engine/1"
@@ -86,8 +86,8 @@ def engine_mismatch(meta: dict, trt_version: str, gpu_name: str) -> str | None:
 
 def write_engine(engine_path: Path, serialized: bytes, meta: dict) -> Path:
     """Atomically write engine bytes then its sidecar (sidecar last: an engine without one is never trusted)."""
-    atomic_write_bytes(engine_path, lambda f: f.write(serialized))
-    atomic_write_bytes(sidecar_path(engine_path), lambda f: f.write(json.dumps(meta, indent=2).encode()))
+    write_atomic(engine_path, serialized)
+    write_atomic(sidecar_path(engine_path), json.dumps(meta, indent=2).encode())
     return engine_path
 
 
@@ -130,7 +130,7 @@ def make_calibrator(trt, cuda, files: list[Path], input_hw: tuple[int, int], cac
             return cache_file.read_bytes() if cache_file.is_file() else None
 
         def write_calibration_cache(self, cache) -> None:
-            atomic_write_bytes(cache_file, lambda f: f.write(bytes(cache)))
+            write_atomic(cache_file, bytes(cache))
 
     return ImageCalibrator()
 

@@ -1,0 +1,126 @@
+"""``adu-depth infer``: depth, uncertainty, colour maps and point clouds for images, folders or videos."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+COMMAND = "infer"
+HELP = "Run a depth model on an image, a folder of images or a video and write depth/sigma files"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from adu_depth_core.runtime.cli_args import add_model_arguments
+
+    add_model_arguments(parser)
+    parser.add_argument("--input", required=True, help="an image, a folder of images, or a video file")
+    parser.add_argument("--out", required=True, help="output folder (created)")
+    cam = parser.add_argument_group("intrinsics (for PLY point clouds), in pixels of the input image")
+    for name in ("fx", "fy", "cx", "cy"):
+        cam.add_argument(f"--{name}", type=float, default=None)
+    cam.add_argument(
+        "--calib", default=None, help="ROS camera_info YAML or {fx, fy, cx, cy[, width, height]} YAML"
+    )
+    parser.add_argument(
+        "--network-size", action="store_true", help="write outputs at network size, not input size"
+    )
+    parser.add_argument(
+        "--max-sigma", type=float, default=None, help="drop PLY points with sigma above this (m)"
+    )
+    parser.add_argument(
+        "--depth-range",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("MIN_M", "MAX_M"),
+        help="fixed colour range for depth (default: 2nd-98th percentile of each image)",
+    )
+    parser.add_argument("--every", type=int, default=1, help="video: use every N-th frame")
+    parser.add_argument("--max-frames", type=int, default=None, help="video: stop after this many frames")
+
+
+def _intrinsics(args: argparse.Namespace):
+    """(K, calib (h, w) or None), or (None, None) without intrinsics."""
+    import numpy as np
+
+    from adu_depth_core.runtime.files import load_calib
+    from adu_depth_core.runtime.intrinsics import check_K, make_K
+
+    given = [getattr(args, n) for n in ("fx", "fy", "cx", "cy")]
+    if args.calib:
+        return load_calib(Path(args.calib))
+    if any(v is not None for v in given):
+        if any(v is None for v in given):
+            raise ValueError("give all of --fx --fy --cx --cy (or --calib)")
+        return check_K(make_K(*given)), None
+    return np.zeros(0), None
+
+
+def _frames(args: argparse.Namespace):
+    """(iterator of (name, rgb or exception), total or None)."""
+    from adu_depth_core.runtime.files import list_inputs, read_rgb, video_frame_count, video_frames
+
+    kind, files = list_inputs(Path(args.input))
+    if kind == "video":
+        total = video_frame_count(files[0])
+        total = None if total is None else -(-total // args.every)
+        if args.max_frames is not None:
+            total = args.max_frames if total is None else min(total, args.max_frames)
+        return video_frames(files[0], args.every, args.max_frames), total
+
+    def images():
+        for f in files:
+            try:
+                yield f.stem, read_rgb(f)
+            except ValueError as exc:
+                yield f.stem, exc
+
+    return images(), len(files)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from adu_depth_core.runtime import DepthEstimator
+    from adu_depth_core.runtime.files import intrinsics_for, save_outputs
+
+    try:
+        K, calib_hw = _intrinsics(args)
+        frames, total = _frames(args)
+        est = DepthEstimator.from_file(
+            args.model,
+            args.backend,
+            args.device,
+            args.precision,
+            num_threads=args.threads,
+            cache_dir=args.cache_dir,
+        )
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"model: {est.describe()}", file=sys.stderr)
+    out, failed, done, total_ms = Path(args.out), [], 0, 0.0
+    output = "network" if args.network_size else "input"
+    for name, rgb in tqdm(frames, total=total, desc="infer", unit="img"):
+        if isinstance(rgb, Exception):
+            failed.append(f"{name}: {rgb}")
+            continue
+        res = est.infer(rgb, output=output)
+        k_out = None
+        if K.size:
+            k_out = est.output_intrinsics(intrinsics_for(K, calib_hw, rgb.shape[:2]), rgb.shape[:2], output)
+        colour = rgb if not args.network_size else _resize_rgb(rgb, res.depth_m.shape)
+        save_outputs(out, name, res.depth_m, res.sigma_m, colour, k_out, args.depth_range, args.max_sigma)
+        done, total_ms = done + 1, total_ms + res.timings_ms["total"]
+    est.close()
+    print(f"wrote {done} results to {out}" + (f" ({total_ms / done:.1f} ms per image)" if done else ""))
+    for line in failed:
+        print(f"failed: {line}", file=sys.stderr)
+    return 1 if failed or not done else 0
+
+
+def _resize_rgb(rgb, hw):
+    from adu_depth_core.runtime.preprocess import resize_image
+
+    return resize_image(rgb, *hw)

@@ -1,0 +1,36 @@
+"""Command-line arguments shared by ``adu-depth infer``, ``bench`` and ``export`` (argparse only, no heavy imports)."""
+
+from __future__ import annotations
+
+import argparse
+
+BACKEND_CHOICES = ("auto", "torch", "onnxruntime", "tensorrt")
+PRECISION_CHOICES = ("fp32", "fp16", "int8")
+
+
+def parse_hw(text: str) -> tuple[int, int]:
+    """'192x640' -> (192, 640)."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 192x640, got '{text}'") from None
+    if h <= 0 or w <= 0:
+        raise argparse.ArgumentTypeError(f"sizes must be positive, got '{text}'")
+    return h, w
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, model_default: str | None = "default") -> None:
+    """--model, --backend, --device, --precision, --threads, --cache-dir."""
+    parser.add_argument(
+        "--model",
+        default=model_default,
+        required=model_default is None,
+        help="checkpoint (.pt), ONNX (.onnx), TensorRT engine (.engine/.plan) or 'default' (the bundled student)",
+    )
+    parser.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="inference backend")
+    parser.add_argument(
+        "--device", default=None, help="cpu, cuda or cuda:N (default: cpu; cuda:0 for TensorRT)"
+    )
+    parser.add_argument("--precision", default="fp32", choices=PRECISION_CHOICES, help="numeric precision")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch / ONNX Runtime")
+    parser.add_argument("--cache-dir", default=None, help="where exported ONNX / built engines are cached")
