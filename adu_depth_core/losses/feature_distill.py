@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import torch
 
+from adu_depth_core.losses._common import upcast
+
 
 def attention_map(teacher_feature: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
     """``M = HW * softmax_HW(mean_C(T^2) / tau)`` (mean 1 per image); detached. Returns B x 1 x h x w."""
-    t = teacher_feature.detach().float()
+    t = upcast(teacher_feature.detach())
     b, _, h, w = t.shape
     energy = (t * t).mean(dim=1).flatten(1) / tau
     return (h * w * torch.softmax(energy, dim=1)).view(b, 1, h, w)
@@ -27,12 +29,12 @@ def feature_distill_loss(
     """
     total = None
     for k, a in adapted.items():
-        t = teacher[k].detach().float()
+        t = upcast(teacher[k].detach())
         if a.shape != t.shape:
             raise ValueError(
                 f"stride {k}: adapted student {tuple(a.shape)} vs teacher {tuple(t.shape)} features"
             )
-        per_pixel = ((a.float() - t) ** 2).mean(dim=1, keepdim=True)
+        per_pixel = ((upcast(a) - t) ** 2).mean(dim=1, keepdim=True)
         if use_attention_map:
             per_pixel = per_pixel * attention_map(t, tau)
         if conf is not None:

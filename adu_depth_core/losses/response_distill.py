@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from adu_depth_core.losses._common import upcast
+
 
 def focal_weight(err: torch.Tensor, beta: float = 0.1, gamma: float = 2.0) -> torch.Tensor:
     """``phi = (1 - exp(-e / beta))^gamma``, detached; grows with the error e."""
@@ -12,7 +14,7 @@ def focal_weight(err: torch.Tensor, beta: float = 0.1, gamma: float = 2.0) -> to
 
 def depth_weight(teacher_depth: torch.Tensor, max_depth: float, eta: float = 1.0) -> torch.Tensor:
     """``psi = (d_T / max_depth)^eta`` normalised to mean 1 per image, detached (eta = 0 gives 1)."""
-    psi = (teacher_depth.detach().float() / max_depth).clamp_min(1e-12) ** eta
+    psi = (upcast(teacher_depth.detach()) / max_depth).clamp_min(1e-12) ** eta
     return psi / psi.mean(dim=(1, 2, 3), keepdim=True)
 
 
@@ -31,8 +33,8 @@ def response_distill_loss(
 
     Switches off: ``use_focal`` -> phi = 1, ``use_depth_weight`` -> psi = 1, ``conf=None`` -> c_T = 1.
     """
-    t = teacher_depth.detach().float()
-    err = (torch.log(student_depth.float()) - torch.log(t)).abs()
+    t = upcast(teacher_depth.detach())
+    err = (torch.log(upcast(student_depth)) - torch.log(t)).abs()
     weight = torch.ones_like(err)
     if use_focal:
         weight = weight * focal_weight(err, beta, gamma)

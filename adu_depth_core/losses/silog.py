@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from adu_depth_core.losses._common import upcast
+
 SQRT_EPS = 1e-8  # floor under the square root (finite gradient at a perfect prediction)
 
 
@@ -20,12 +22,12 @@ def silog_loss(
     pixels are left out; with none in the batch the result is a graph-connected zero.
     """
     valid = valid & (gt_depth > 0)
-    g = torch.where(valid, torch.log(pred_depth.float()) - torch.log(gt_depth.float().clamp_min(1e-6)), 0.0)
+    g = torch.where(valid, torch.log(upcast(pred_depth)) - torch.log(upcast(gt_depth).clamp_min(1e-6)), 0.0)
     n = valid.flatten(1).sum(1)
     has = n > 0
     if not bool(has.any()):
         return pred_depth.sum() * 0.0
-    n_safe = n.clamp_min(1).float()
+    n_safe = n.clamp_min(1).to(g.dtype)
     mean_g = g.flatten(1).sum(1) / n_safe
     mean_g2 = (g * g).flatten(1).sum(1) / n_safe
     per_image = alpha * torch.sqrt((mean_g2 - lam * mean_g * mean_g).clamp_min(SQRT_EPS))

@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from adu_depth_core.losses._common import upcast
+
 
 def laplace_nll(
     pred_depth: torch.Tensor,
@@ -21,15 +23,15 @@ def laplace_nll(
     """
     if not bool(mask.any()):
         return (pred_depth.sum() + log_b.sum()) * 0.0
-    log_b = log_b.float()
-    g = torch.log(pred_depth.float()) - torch.log(target_depth.float().clamp_min(1e-6))
+    log_b = upcast(log_b)
+    g = torch.log(upcast(pred_depth)) - torch.log(upcast(target_depth).clamp_min(1e-6))
     nll = g.abs() * torch.exp(-log_b) + log_b
     return nll[mask].mean()
 
 
 def teacher_confidence(teacher_log_b: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """``c_T = exp(-b_T / temperature)`` normalised to mean 1 per image; detached. B x 1 x H x W."""
-    b = torch.exp(teacher_log_b.detach().float())
+    b = torch.exp(upcast(teacher_log_b.detach()))
     c = torch.exp(-b / temperature)
     return c / c.mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
 
