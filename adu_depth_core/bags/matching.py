@@ -50,21 +50,35 @@ def match_stamps(a_ns: Sequence[int], b_ns: Sequence[int], tolerance_ns: int) ->
     )
 
 
-def scan_stamps(bag: BagReader, topics: Sequence[str]) -> dict[str, list[int]]:
-    """Header stamps (ns) of every message of ``topics``, in recording order (0 stamps fall back to log time)."""
+def scan_stamps(bag: BagReader, topics: Sequence[str]) -> tuple[dict[str, list[int]], str]:
+    """Header stamps (ns) of every message of ``topics``, in recording order (0 stamps fall back to log time).
+
+    A corrupt bag stops the scan: the stamps read so far come back with the error text.
+    """
     stamps: dict[str, list[int]] = {t: [] for t in topics}
-    for raw in bag.raw_messages(topics):
-        stamps[raw.topic].append(cdr_stamp_ns(raw.data) or raw.log_time_ns)
-    return stamps
+    try:
+        for raw in bag.raw_messages(topics):
+            stamps[raw.topic].append(cdr_stamp_ns(raw.data) or raw.log_time_ns)
+    except BagError as exc:
+        return stamps, str(exc)
+    return stamps, ""
 
 
 @dataclass
 class Frame:
-    """One matched frame: the anchor's stamp and the decoded message of every role."""
+    """One matched frame: the anchor's stamp and the message of every role (decoded on first use,
+    so a message that does not decode fails only its own frame)."""
 
     stamp_ns: int
-    msgs: dict[str, Any]
     raws: dict[str, RawMessage] = field(repr=False)
+    bag: BagReader = field(repr=False)
+    _msgs: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def msgs(self) -> dict[str, Any]:
+        if self._msgs is None:
+            self._msgs = {role: self.bag.deserialize(raw) for role, raw in self.raws.items()}
+        return self._msgs
 
 
 @dataclass
@@ -76,6 +90,7 @@ class MatchPlan:
     stamps: dict[str, list[int]]
     results: dict[str, MatchResult]  # partner role -> its match with the anchor
     tolerance_ns: int
+    read_error: str = ""  # set when the bag is corrupt part-way: the plan covers what was readable
 
     @property
     def anchor(self) -> str:
@@ -110,7 +125,7 @@ def plan_matches(bag: BagReader, roles: dict[str, str], tolerance_ns: int) -> Ma
     topics = list(roles.values())
     if len(set(topics)) != len(topics):
         raise BagError(f"each role needs its own topic, got {roles}")
-    stamps = scan_stamps(bag, topics)
+    stamps, read_error = scan_stamps(bag, topics)
     anchor, *partners = roles
     anchor_stamps = stamps[roles[anchor]]
     results = {r: match_stamps(anchor_stamps, stamps[roles[r]], tolerance_ns) for r in partners}
@@ -119,7 +134,7 @@ def plan_matches(bag: BagReader, roles: dict[str, str], tolerance_ns: int) -> Ma
         for i, j in res.pairs:
             per_anchor[i][role] = j
     groups = [g for _, g in sorted(per_anchor.items()) if len(g) == len(roles)]
-    return MatchPlan(dict(roles), groups, stamps, results, tolerance_ns)
+    return MatchPlan(dict(roles), groups, stamps, results, tolerance_ns, read_error)
 
 
 def iter_frames(bag: BagReader, plan: MatchPlan) -> Iterator[Frame]:
@@ -142,7 +157,7 @@ def iter_frames(bag: BagReader, plan: MatchPlan) -> Iterator[Frame]:
             del pending[g]
             anchor_raw = parts[plan.anchor]
             stamp = plan.stamps[anchor_raw.topic][plan.groups[g][plan.anchor]]
-            yield Frame(stamp, {r: bag.deserialize(m) for r, m in parts.items()}, parts)
+            yield Frame(stamp, parts, bag)
 
 
 class StampIndex:

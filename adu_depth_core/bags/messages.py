@@ -195,7 +195,7 @@ def depth_to_metres(msg: Any) -> np.ndarray:
     if msg.encoding not in DEPTH_ENCODINGS:
         raise MessageError(f"depth image encoding must be 32FC1 (m) or 16UC1 (mm), got '{msg.encoding}'")
     arr = image_to_array(msg)
-    depth = arr.astype(np.float32) * np.float32(1e-3) if msg.encoding == "16UC1" else arr.astype(np.float32)
+    depth = (arr / 1000.0).astype(np.float32) if msg.encoding == "16UC1" else arr.astype(np.float32)
     with np.errstate(invalid="ignore"):
         depth[~(depth > 0) | ~np.isfinite(depth)] = np.nan
     return depth
