@@ -1,0 +1,88 @@
+"""Dataset registry: a name -> a reader of StereoSamples; build_dataset wraps it for training.
+
+From a YAML config::
+
+    data: {name: kitti_eigen, size: [192, 640], augment: {flip_prob: 0.5},
+           kwargs: {root: /data/kitti, split_file: splits/eigen_train.txt}}
+
+    build_dataset(cfg["name"], size=cfg["size"], augment=cfg["augment"], **cfg["kwargs"])
+
+Readers are imported inside the builders, so the registry is cheap to import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from adu_depth_core.data.augment import AugmentConfig
+from adu_depth_core.data.sample import StereoSample
+from adu_depth_core.data.torch_dataset import StereoDataset
+from adu_depth_core.registry import Registry
+
+DATASETS: Registry = Registry("dataset")
+
+
+@DATASETS.register("synthetic")
+def _synthetic(**kw: Any) -> Sequence[StereoSample]:
+    from adu_depth_core.data.synthetic import SyntheticStereo
+
+    return SyntheticStereo(**kw)
+
+
+@DATASETS.register("kitti_eigen")
+def _kitti(**kw: Any) -> Sequence[StereoSample]:
+    from adu_depth_core.data.kitti import KittiEigen
+
+    return KittiEigen(**kw)
+
+
+@DATASETS.register("drivingstereo")
+def _drivingstereo(**kw: Any) -> Sequence[StereoSample]:
+    from adu_depth_core.data.drivingstereo import DrivingStereo
+
+    return DrivingStereo(**kw)
+
+
+@DATASETS.register("folder")
+def _folder(**kw: Any) -> Sequence[StereoSample]:
+    from adu_depth_core.data.folder import FolderStereo
+
+    return FolderStereo(**kw)
+
+
+@DATASETS.register("rosbag")
+def _rosbag(**kw: Any) -> Sequence[StereoSample]:
+    from adu_depth_core.data.rosbag import RosbagStereo
+
+    return RosbagStereo(**kw)
+
+
+@DATASETS.register("middlebury")
+def _middlebury(**kw: Any) -> Sequence[StereoSample]:
+    from adu_depth_core.data.middlebury import MiddleburyMotorcycle
+
+    return MiddleburyMotorcycle(**kw)
+
+
+def build_reader(name: str, **kwargs: Any) -> Sequence[StereoSample]:
+    """The reader registered as `name`, built with its keyword arguments."""
+    return DATASETS.get(name)(**kwargs)
+
+
+def build_dataset(
+    name: str,
+    size: Sequence[int] | None = None,
+    augment: AugmentConfig | dict | None = None,
+    skip_bad: bool = False,
+    **kwargs: Any,
+) -> StereoDataset:
+    """A StereoDataset over the reader `name`; augment may be an AugmentConfig or its fields as a dict."""
+    if isinstance(augment, dict):
+        augment = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in augment.items()})
+    return StereoDataset(
+        build_reader(name, **kwargs),
+        size=None if size is None else tuple(size),
+        augment=augment,
+        skip_bad=skip_bad,
+    )

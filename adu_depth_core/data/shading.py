@@ -1,0 +1,124 @@
+"""Surface normals, texture coordinates and Lambertian shading of ray hits (see raycast.py)."""
+
+from __future__ import annotations
+
+import torch
+
+from adu_depth_core.data.raycast import BOX, CYL_CAP, CYL_SIDE, PLANE, SPHERE, Hit
+from adu_depth_core.data.scene import Scene
+from adu_depth_core.data.textures import TEXTURE_SIZE, TextureAtlas
+
+MIP_BIAS = 0.0  # > 0 blurs textures more (less aliasing), < 0 sharpens
+
+
+def surface(s: Scene, hit: Hit, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unit normals (N, 3) and texture coordinates in metres (N, 2) at hit points p (N, 3)."""
+    normal = torch.zeros_like(p)
+    uv = torch.zeros(p.shape[0], 2, device=p.device)
+    for code, fn in (
+        (PLANE, _plane),
+        (BOX, _box),
+        (CYL_SIDE, _cyl_side),
+        (CYL_CAP, _cyl_cap),
+        (SPHERE, _sphere),
+    ):
+        m = hit.kind == code
+        if bool(m.any()):
+            normal[m], uv[m] = fn(s, hit.index[m], p[m])
+    return normal, uv
+
+
+def _plane(s, i, p):
+    return s.plane_n[i], torch.stack([(p * s.plane_u[i]).sum(1), (p * s.plane_v[i]).sum(1)], 1)
+
+
+def _box(s, i, p):
+    c, sn = s.box_cs[i, 0], s.box_cs[i, 1]
+    rel = p - s.box_c[i]
+    loc = torch.stack([c * rel[:, 0] - sn * rel[:, 2], rel[:, 1], sn * rel[:, 0] + c * rel[:, 2]], 1)
+    q = loc / s.box_h[i]
+    axis = q.abs().argmax(1)
+    n_loc = torch.nn.functional.one_hot(axis, 3).to(p.dtype) * torch.sign(q)
+    n = torch.stack([c * n_loc[:, 0] + sn * n_loc[:, 2], n_loc[:, 1], -sn * n_loc[:, 0] + c * n_loc[:, 2]], 1)
+    u = torch.where(axis == 0, loc[:, 2], loc[:, 0])
+    v = torch.where(axis == 1, loc[:, 2], loc[:, 1])
+    return n, torch.stack([u + axis.to(p.dtype) * 7.0, v], 1)
+
+
+def _cyl_side(s, i, p):
+    cx, cz, r = s.cyl[i, 0], s.cyl[i, 1], s.cyl[i, 2]
+    nx, nz = (p[:, 0] - cx) / r, (p[:, 2] - cz) / r
+    n = torch.stack([nx, torch.zeros_like(nx), nz], 1)
+    return n, torch.stack([torch.atan2(nz, nx) * r, p[:, 1]], 1)
+
+
+def _cyl_cap(s, i, p):
+    n = torch.zeros_like(p)
+    n[:, 1] = -1.0
+    return n, torch.stack([p[:, 0] - s.cyl[i, 0], p[:, 2] - s.cyl[i, 1]], 1)
+
+
+def _sphere(s, i, p):
+    n = (p - s.sph[i, :3]) / s.sph[i, 3:4]
+    return n, torch.stack([torch.atan2(n[:, 2], n[:, 0]) * s.sph[i, 3], p[:, 1]], 1)
+
+
+def _global_id(s: Scene, hit: Hit) -> torch.Tensor:
+    p, b, c, _ = s.counts
+    start = torch.tensor([0, p, p + b, p + b, p + b + c], device=hit.kind.device)
+    return start[hit.kind] + hit.index
+
+
+def shade(
+    s: Scene, atlas: TextureAtlas, o: torch.Tensor, d: torch.Tensor, hit: Hit, pixel_angle: float
+) -> torch.Tensor:
+    """Lambertian colour (N, 3) in [0, 1] of each ray; misses get the sky.
+
+    pixel_angle: angular size of one pixel (1 / fx), to pick the mip level from the pixel footprint.
+    """
+    rgb = _sky(s, d)
+    m = hit.kind >= 0
+    if not bool(m.any()):
+        return rgb
+    sub = Hit(hit.t[m], hit.kind[m], hit.index[m])
+    dm = d[m]
+    p = o.reshape(1, 3) + sub.t[:, None] * dm
+    normal, uv_m = surface(s, sub, p)
+    dnorm = dm.norm(dim=1)
+    dot = (normal * dm).sum(1)
+    cos = (dot.abs() / dnorm).clamp(min=0.05)
+    normal = torch.where((dot > 0)[:, None], -normal, normal)  # face the viewer
+    gid = _global_id(s, sub)
+    tile = s.tile_m[gid]
+    pixel_m = sub.t * dnorm * pixel_angle
+    level = torch.log2((pixel_m / cos.sqrt() * TEXTURE_SIZE / tile).clamp(min=1.0)) + MIP_BIAS
+    uv = uv_m / tile[:, None] + s.uv_off[gid]
+    albedo = atlas.sample(s.tex[gid], uv[:, 0], uv[:, 1], level) * s.tint[gid]
+    if s.markings is not None:
+        albedo = _lane_paint(s, sub, p, albedo, pixel_m / cos)
+    light = s.ambient + (1.0 - s.ambient) * (normal @ s.sun).clamp(min=0.0)
+    rgb[m] = albedo * light[:, None]
+    return rgb.clamp(0.0, 1.0)
+
+
+def _lane_paint(
+    s: Scene, hit: Hit, p: torch.Tensor, albedo: torch.Tensor, blur_m: torch.Tensor
+) -> torch.Tensor:
+    """White centre dashes and edge lines on the road (plane 0), anti-aliased by the pixel footprint."""
+    centre, half = s.markings
+    x = p[:, 0] - centre
+    blur = blur_m.clamp(min=1e-3)
+
+    def line(dist_to_axis: torch.Tensor, width_m: float = 0.075) -> torch.Tensor:
+        return ((width_m - dist_to_axis) / blur + 0.5).clamp(0.0, 1.0)
+
+    dash = (torch.remainder(p[:, 2], 9.0) < 3.0).to(p.dtype) * line(x.abs())
+    edges = line((x.abs() - (half - 0.35)).abs())
+    cover = torch.maximum(dash, edges) * ((hit.kind == PLANE) & (hit.index == 0)).to(p.dtype)
+    return albedo * (1 - cover[:, None]) + 0.85 * cover[:, None]
+
+
+def _sky(s: Scene, d: torch.Tensor) -> torch.Tensor:
+    up = (-d[:, 1] / d.norm(dim=1)).clamp(0.0, 1.0)
+    w = (up * 2.5).clamp(max=1.0)[:, None]
+    return s.sky_horizon * (1 - w) + s.sky_zenith * w

@@ -1,0 +1,230 @@
+"""Synthetic rectified stereo frames with exact dense depth, rendered by ray casting in torch.
+
+    synth = StereoSynthesizer(SynthConfig(height=192, width=640, lidar=True), device="cpu")
+    frame = synth.render(seed=7)          # SynthFrame: left/right uint8, depth_m (NaN = sky), lidar_m
+    reader = SyntheticStereo(n=1000, size=(192, 640), seed=0)   # sample i is rendered from seed + i
+
+Geometry: KITTI-like intrinsics scaled to the render size, right camera at +baseline_m along the
+left camera's x axis, so disparity_px = fx * baseline_m / depth_m exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from adu_depth_core.data import raycast, shading
+from adu_depth_core.data.layouts import LAYOUTS
+from adu_depth_core.data.sample import StereoSample
+from adu_depth_core.data.scene import Scene
+from adu_depth_core.data.textures import TextureAtlas
+
+# KITTI raw, 2011_09_26, P_rect_02: fx = fy = 721.5377 at 1242 x 375, principal point (609.5593, 172.854).
+KITTI_FX, KITTI_CX, KITTI_CY, KITTI_W, KITTI_H = 721.5377, 609.5593, 172.854, 1242, 375
+KITTI_BASELINE_M = 0.54
+# HDL-64E: 64 beams from +2.0 to -24.8 degrees elevation, about 0.08 degrees between firings.
+LIDAR_UP_DEG, LIDAR_DOWN_DEG, LIDAR_AZIMUTH_STEP_DEG = 2.0, -24.8, 0.08
+TILE_PX = 16  # culling granularity of the ray caster
+
+
+def kitti_intrinsics(height: int, width: int) -> np.ndarray:
+    """KITTI's rectified camera matrix scaled to an image of height x width (pixel centres at integers)."""
+    sx, sy = width / KITTI_W, height / KITTI_H
+    return np.array(
+        [
+            [KITTI_FX * sx, 0.0, (KITTI_CX + 0.5) * sx - 0.5],
+            [0.0, KITTI_FX * sy, (KITTI_CY + 0.5) * sy - 0.5],
+            [0.0, 0.0, 1.0],
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """What to render; the seed passed to render() picks the scene."""
+
+    height: int = 192
+    width: int = 640
+    layout: str = "street"  # a name in layouts.LAYOUTS: "street" or "room"
+    baseline_m: float = KITTI_BASELINE_M
+    lidar: bool = False  # also render a 64-beam LiDAR-like sparse depth
+    lidar_beams: int = 64
+    lidar_offset_m: tuple[float, float, float] = (0.0, 0.0, 0.0)  # LiDAR origin in the left camera frame
+    max_depth_m: float = 250.0  # hits farther than this count as invalid (NaN), like the sky
+
+
+@dataclass
+class SynthFrame:
+    """One rendered stereo frame; depth maps are float32 metres with NaN where invalid (sky)."""
+
+    left: np.ndarray  # (H, W, 3) uint8
+    right: np.ndarray  # (H, W, 3) uint8
+    depth_m: np.ndarray  # (H, W) left-view z-depth
+    depth_right_m: np.ndarray  # (H, W) right-view z-depth
+    lidar_m: np.ndarray | None  # (H, W) sparse LiDAR depth in the left view, NaN without a return
+    K: np.ndarray  # (3, 3) float64, both views
+    baseline_m: float
+    seed: int
+    extras: dict = field(default_factory=dict)
+
+    def to_sample(self, depth: str = "dense") -> StereoSample:
+        """As a StereoSample whose depth is the dense map ("dense") or the sparse LiDAR one ("lidar")."""
+        if depth not in ("dense", "lidar"):
+            raise ValueError(f"depth must be 'dense' or 'lidar', got {depth!r}")
+        if depth == "lidar" and self.lidar_m is None:
+            raise ValueError("this frame has no LiDAR depth; render with SynthConfig(lidar=True)")
+        d = self.depth_m if depth == "dense" else self.lidar_m
+        return StereoSample(
+            self.left, self.right, d, np.isfinite(d), self.K.copy(), self.baseline_m, f"synthetic:{self.seed}"
+        )
+
+
+class StereoSynthesizer:
+    """Renders SynthFrames on the caller's device; textures are loaded once per instance."""
+
+    def __init__(self, config: SynthConfig = SynthConfig(), device: torch.device | str = "cpu") -> None:
+        LAYOUTS.get(config.layout)  # fail early on an unknown layout
+        self.config = config
+        self.device = torch.device(device)
+        self.K = kitti_intrinsics(config.height, config.width)
+        self._atlas: TextureAtlas | None = None
+        self._dirs: torch.Tensor | None = None
+        self._tiles = raycast.tile_bundles(config.height, config.width, TILE_PX, self.device)
+
+    @property
+    def atlas(self) -> TextureAtlas:
+        if self._atlas is None:
+            self._atlas = TextureAtlas.build(self.device)
+        return self._atlas
+
+    def scene(self, seed: int) -> Scene:
+        """The random scene of this seed."""
+        builder, look = LAYOUTS.get(self.config.layout)(np.random.default_rng(seed))
+        return builder.build(self.device, **look)
+
+    @torch.no_grad()
+    def render(self, seed: int) -> SynthFrame:
+        """Render the scene of `seed` from both cameras (and the LiDAR if configured)."""
+        cfg, s = self.config, self.scene(seed)
+        d = self._pixel_dirs() @ s.rig_R.T
+        o_left = torch.zeros(1, 3, device=self.device)
+        o_right = (s.rig_R @ torch.tensor([cfg.baseline_m, 0.0, 0.0], device=self.device))[None]
+        views = [self._render_view(s, o, d) for o in (o_left, o_right)]
+        lidar = self._lidar(s) if cfg.lidar else None
+        (left, depth_l), (right, depth_r) = views
+        return SynthFrame(
+            left, right, depth_l, depth_r, lidar, self.K.copy(), float(cfg.baseline_m), int(seed)
+        )
+
+    def _pixel_dirs(self) -> torch.Tensor:
+        """(H*W, 3) camera-frame ray directions with z = 1, row-major."""
+        if self._dirs is None:
+            h, w, K = self.config.height, self.config.width, self.K
+            v, u = torch.meshgrid(
+                torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij"
+            )
+            dirs = torch.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], torch.ones_like(u)], -1)
+            self._dirs = dirs.reshape(-1, 3).to(torch.float32).to(self.device)
+        return self._dirs
+
+    def _render_view(self, s: Scene, o: torch.Tensor, d: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        hit = raycast.intersect(s, o, d, self._tiles)
+        hit.t = torch.where(hit.t <= self.config.max_depth_m, hit.t, torch.full_like(hit.t, float("inf")))
+        hit.kind = torch.where(torch.isfinite(hit.t), hit.kind, torch.full_like(hit.kind, -1))
+        rgb = shading.shade(s, self.atlas, o, d, hit, pixel_angle=1.0 / float(self.K[0, 0]))
+        h, w = self.config.height, self.config.width
+        img = (rgb * 255.0 + 0.5).clamp(0, 255).to(torch.uint8).reshape(h, w, 3).cpu().numpy()
+        depth = torch.where(torch.isfinite(hit.t), hit.t, torch.full_like(hit.t, float("nan")))
+        return img, depth.reshape(h, w).cpu().numpy().astype(np.float32)
+
+    def _lidar(self, s: Scene) -> np.ndarray:
+        """Sparse depth from a 64-beam spinning LiDAR, projected into the left view, nearest point per pixel."""
+        cfg, K = self.config, self.K
+        h, w = cfg.height, cfg.width
+        half_fov = np.arctan(max(K[0, 2] + 1, w - K[0, 2]) / K[0, 0])
+        az = np.deg2rad(np.arange(-np.rad2deg(half_fov), np.rad2deg(half_fov), LIDAR_AZIMUTH_STEP_DEG))
+        el = np.deg2rad(np.linspace(LIDAR_UP_DEG, LIDAR_DOWN_DEG, cfg.lidar_beams))
+        A, E = np.meshgrid(az, el)
+        dirs = np.stack([np.tan(A), -np.tan(E) / np.cos(A), np.ones_like(A)], -1).reshape(-1, 3)
+        off = np.asarray(cfg.lidar_offset_m, dtype=np.float64)
+        pts_dir = off[None] + dirs  # keep rays whose direction lands in the image (with margin)
+        u = K[0, 0] * pts_dir[:, 0] / pts_dir[:, 2] + K[0, 2]
+        v = K[1, 1] * pts_dir[:, 1] / pts_dir[:, 2] + K[1, 2]
+        dirs = dirs[(u > -2) & (u < w + 1) & (v > -2) & (v < h + 1)]
+        R = s.rig_R
+        d = torch.from_numpy(dirs).to(torch.float32).to(self.device) @ R.T
+        o = (R @ torch.from_numpy(off).to(torch.float32).to(self.device))[None]
+        t = (
+            raycast.intersect(s, o, d, raycast.chunk_bundles(len(d), 64, self.device))
+            .t.cpu()
+            .numpy()
+            .astype(np.float64)
+        )
+        ok = np.isfinite(t) & (t <= cfg.max_depth_m)
+        pts = off[None] + t[ok, None] * dirs[ok]  # left-camera frame
+        return project_nearest(pts, K, h, w)
+
+
+def project_nearest(points_cam: np.ndarray, K: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Sparse (H, W) float32 depth from (N, 3) camera-frame points: nearest per pixel, NaN elsewhere."""
+    depth = np.full((height, width), np.nan, dtype=np.float32)
+    z = points_cam[:, 2]
+    front = z > 1e-3
+    pts, z = points_cam[front], z[front]
+    u = np.round(K[0, 0] * pts[:, 0] / z + K[0, 2]).astype(np.int64)
+    v = np.round(K[1, 1] * pts[:, 1] / z + K[1, 2]).astype(np.int64)
+    inside = (u >= 0) & (u < width) & (v >= 0) & (v < height)
+    lin, z = v[inside] * width + u[inside], z[inside]
+    order = np.argsort(z, kind="stable")
+    first_lin, first = np.unique(lin[order], return_index=True)
+    depth.reshape(-1)[first_lin] = z[order][first]
+    return depth
+
+
+class SyntheticStereo:
+    """A reader of n synthetic samples; sample i is rendered from seed + i (picklable for DataLoader workers).
+
+    depth: "dense" (exact depth, NaN sky) or "lidar" (64-beam sparse depth) as the sample's depth_m.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        size: tuple[int, int] = (192, 640),
+        seed: int = 0,
+        layout: str = "street",
+        depth: str = "dense",
+        baseline_m: float = KITTI_BASELINE_M,
+        device: str = "cpu",
+    ) -> None:
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        if depth not in ("dense", "lidar"):
+            raise ValueError(f"depth must be 'dense' or 'lidar', got {depth!r}")
+        self.n, self.seed, self.depth, self.device = int(n), int(seed), depth, device
+        self.config = SynthConfig(
+            height=int(size[0]),
+            width=int(size[1]),
+            layout=layout,
+            baseline_m=float(baseline_m),
+            lidar=depth == "lidar",
+        )
+        LAYOUTS.get(layout)
+        self._synth: StereoSynthesizer | None = None
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> StereoSample:
+        if not -self.n <= i < self.n:
+            raise IndexError(f"sample {i} out of range for {self.n} synthetic samples")
+        if self._synth is None:
+            self._synth = StereoSynthesizer(self.config, self.device)
+        return self._synth.render(self.seed + (i % self.n)).to_sample(self.depth)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_synth"] = None  # textures are rebuilt in each worker
+        return state
