@@ -11,6 +11,7 @@ import argparse
 import sys
 
 import rclpy
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.utilities import remove_ros_args
@@ -24,7 +25,11 @@ class DepthNode(DepthNodeMixin, Node):
 
     def __init__(self, node_name: str = "depth_node", **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        self._init_depth()
+        try:
+            self._init_depth()
+        except ParameterError:
+            Node.destroy_node(self)
+            raise
         self._load_model(self.cfg)
         self._create_outputs()
         self._start_worker()
@@ -59,7 +64,7 @@ def main(args: list[str] | None = None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except ParameterError as exc:
+    except (ParameterError, InvalidParameterValueException, InvalidParameterTypeException) as exc:
         print(f"depth_node: invalid parameter: {exc}", file=sys.stderr)
         return 2
     finally:

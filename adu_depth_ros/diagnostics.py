@@ -72,6 +72,7 @@ class NodeHealth:
         self._in_rate, self._out_rate = Rate(), Rate()
         self._problems: dict[str, Problem] = {}
         self._standing: dict[str, tuple[int, str]] = {}
+        self._notes: dict[str, str] = {}
         self._last_report_s = time.monotonic()
 
     # -- updates ------------------------------------------------------------------------------------
@@ -87,6 +88,11 @@ class NodeHealth:
     def stage_ms(self, stage: str, latency_ms: float) -> None:
         with self._lock:
             self._stages.setdefault(stage, deque(maxlen=self._window)).append(float(latency_ms))
+
+    def note(self, key: str, value: str) -> None:
+        """A free-form key/value shown as is (e.g. which outputs the last frame published)."""
+        with self._lock:
+            self._notes[key] = value
 
     def problem(self, category: str, message: str, level: int = WARN) -> str | None:
         """Record a problem; returns the line to log now, or None while throttled."""
@@ -145,6 +151,7 @@ class NodeHealth:
             ("output_rate_hz", f"{self._out_rate.hz(now):.2f}"),
         ]
         out += [(f"frames_{k}", str(v)) for k, v in self._counts.items()]
+        out += sorted(self._notes.items())
         for stage, (mean, p50, mx) in sorted(stages.items()):
             out += [
                 (f"{stage}_ms_mean", f"{mean:.2f}"),

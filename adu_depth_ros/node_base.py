@@ -49,7 +49,7 @@ class DepthNodeMixin:
     def _init_depth(self) -> None:
         """Declare parameters, set up diagnostics and the parameter callback (no model, no topics yet)."""
         self.cfg = self._declare_parameters()
-        self.health = NodeHealth(f"{self.get_name()}: depth", self.cfg.log_throttle_s)
+        self.health = NodeHealth(f"{self.get_fully_qualified_name()}: depth", self.cfg.log_throttle_s)
         self.infos = CameraInfoCache()
         self._processor: FrameProcessor | None = None
         self._model_wanted = False
@@ -187,6 +187,7 @@ class DepthNodeMixin:
         for stage, ms in result.timings_ms.items():
             self.health.stage_ms(stage, ms)
         self.health.stage_ms("total", 1e3 * (time.monotonic() - frame.received_s))
+        self.health.note("published_outputs", ",".join(sorted(result.messages)) or "none")
         self.health.count("processed")
 
     # -- reporting and parameters -----------------------------------------------------------------

@@ -17,10 +17,12 @@ import numpy as np
 import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import Log
 from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
 
@@ -98,9 +100,11 @@ class Probe(Node):
         outputs: Iterable[str] = OUTPUT_TYPES,
         image_topic: str = "image",
         info_topic: str = "camera_info",
+        reliable_input: bool = False,
     ) -> None:
         super().__init__("probe", namespace=namespace, context=context)
-        sensor = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+        policy = ReliabilityPolicy.RELIABLE if reliable_input else ReliabilityPolicy.BEST_EFFORT
+        sensor = QoSProfile(depth=50 if reliable_input else 5, reliability=policy)
         self.image_pub = self.create_publisher(Image, image_topic, sensor)
         self.compressed_pub = self.create_publisher(CompressedImage, image_topic + "/compressed", sensor)
         self.info_pub = self.create_publisher(CameraInfo, info_topic, sensor)
@@ -111,7 +115,12 @@ class Probe(Node):
         for name in self.received:
             self.create_subscription(OUTPUT_TYPES[name], name, self._collector(name), reliable)
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, reliable)
+        self.logs: list[Log] = []
+        self.create_subscription(
+            Log, "/rosout", self._on_log, QoSProfile(depth=1000, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        )
         self._stamp_ns = time.time_ns()
+        self._param_clients: dict[str, object] = {}
 
     def _collector(self, name: str) -> Callable:
         def collect(msg) -> None:
@@ -123,6 +132,16 @@ class Probe(Node):
     def _on_diag(self, msg: DiagnosticArray) -> None:
         with self._lock:
             self.diagnostics.append(msg)
+
+    def _on_log(self, msg: Log) -> None:
+        if msg.name != self.get_logger().name:
+            with self._lock:
+                self.logs.append(msg)
+
+    def log_lines(self, containing: str = "") -> list[str]:
+        """Messages other nodes logged to /rosout that contain ``containing``."""
+        with self._lock:
+            return [m.msg for m in self.logs if containing in m.msg]
 
     def next_stamp(self) -> Time:
         """A fresh, strictly increasing stamp (wall clock, as a camera driver would set)."""
@@ -183,6 +202,20 @@ class Probe(Node):
                 time.sleep(0.01)
         raise TimeoutError(f"no answer on {names} after {timeout_s} s ({len(stamps)} frames sent)")
 
+    def set_params(self, node_name: str, values: dict, timeout_s: float = 10.0) -> list:
+        """Set parameters of ``node_name`` through its parameter service; SetParametersResult per value."""
+        from rclpy.parameter_client import AsyncParameterClient
+
+        if node_name not in self._param_clients:  # one client per remote node (rclpy has no destroy for it)
+            self._param_clients[node_name] = AsyncParameterClient(self, node_name)
+        client = self._param_clients[node_name]
+        if not client.wait_for_services(timeout_sec=timeout_s):
+            raise TimeoutError(f"parameter services of {node_name} did not appear")
+        future = client.set_parameters([Parameter(k, value=v) for k, v in values.items()])
+        if not self.wait_until(future.done, timeout_s):
+            raise TimeoutError(f"set_parameters on {node_name} got no answer")
+        return list(future.result().results)
+
     def wait_until(self, predicate: Callable[[], bool], timeout_s: float = 10.0) -> bool:
         """Poll ``predicate`` until it holds or ``timeout_s`` passes."""
         deadline = time.monotonic() + timeout_s
@@ -192,14 +225,49 @@ class Probe(Node):
             time.sleep(0.02)
         return predicate()
 
-    def statuses(self, since: int = 0) -> list:
-        """DiagnosticStatus entries of the depth node received so far (from index ``since`` of arrays)."""
+    def statuses(self, node: str = "/depth_node") -> list:
+        """DiagnosticStatus entries received so far from the depth node with fully qualified name ``node``."""
         with self._lock:
-            arrays = list(self.diagnostics[since:])
-        return [s for a in arrays for s in a.status if s.name.endswith(": depth")]
+            arrays = list(self.diagnostics)
+        return [s for a in arrays for s in a.status if s.name == f"{node}: depth"]
+
+    def wait_status(self, node: str, predicate: Callable, since: int = 0, timeout_s: float = 10.0):
+        """The first status of ``node`` (from index ``since``, see ``len(statuses(node))``) matching ``predicate``."""
+        start = since
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for status in self.statuses(node)[start:]:
+                if predicate(status):
+                    return status
+            time.sleep(0.05)
+        raise TimeoutError(f"no diagnostics status of {node} matched within {timeout_s} s")
 
     def clear(self) -> None:
         with self._lock:
             for v in self.received.values():
                 v.clear()
             self.diagnostics.clear()
+            self.logs.clear()
+
+
+@contextmanager
+def running_node(ctx: Context, params: dict, namespace: str = "", lifecycle: bool = False, **probe_kw):
+    """A depth node with ``params`` and a Probe in ``namespace``, spinning until the block ends."""
+    if lifecycle:
+        from adu_depth_ros.lifecycle_node import LifecycleDepthNode as node_cls
+    else:
+        from adu_depth_ros.depth_node import DepthNode as node_cls
+    overrides = [Parameter(k, value=v) for k, v in params.items()]
+    node = node_cls(context=ctx, namespace=namespace, parameter_overrides=overrides)
+    probe = Probe(ctx, namespace=namespace, **probe_kw)
+    try:
+        with spinning(ctx, node, probe):
+            yield node, probe
+    finally:
+        node.destroy_node()
+        probe.destroy_node()
+
+
+def status_value(status, key: str) -> str | None:
+    """The value of ``key`` in a DiagnosticStatus, or None."""
+    return next((kv.value for kv in status.values if kv.key == key), None)
