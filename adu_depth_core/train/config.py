@@ -3,6 +3,7 @@
 YAML layout (every section optional; unknown keys are errors)::
 
     task: distill            # "teacher" (stage 1) or "distill" (stage 2)
+    teacher_checkpoint: runs/teacher/model.pt   # distill: the frozen teacher (or --teacher)
     data:  {dataset: synthetic, kwargs: {...}, height: 192, width: 640, batch_size: 8, workers: 2}
     val:   {dataset: synthetic, kwargs: {...}, num_images: 16, every: 500, crop: null}
     student: ModelConfig     # the network that ships (task distill)
@@ -16,14 +17,13 @@ YAML layout (every section optional; unknown keys are errors)::
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from adu_depth_core.config import LossConfig, ModelConfig, dataclass_from_dict
+from adu_depth_core.config import LossConfig, ModelConfig, dataclass_from_dict, to_dict
 
 TASKS = ("teacher", "distill")
 
@@ -88,6 +88,7 @@ class TrainConfig:
     """Everything a training run needs; ``to_dict`` is what the run folder and checkpoints store."""
 
     task: str = "distill"
+    teacher_checkpoint: str | None = None  # stage-1 checkpoint (distill); --teacher sets it
     data: DataConfig = field(default_factory=DataConfig)
     val: ValConfig = field(default_factory=ValConfig)
     student: ModelConfig = field(default_factory=ModelConfig)
@@ -105,20 +106,11 @@ class TrainConfig:
                 raise ValueError(f"data.{name} must be a positive multiple of 32, got {v}")
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(dataclasses.asdict(self))
+        return to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         return dataclass_from_dict(cls, d)
-
-
-def _plain(x: Any) -> Any:
-    """Tuples -> lists, recursively (YAML- and weights_only-friendly)."""
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
-    return x
 
 
 def apply_overrides(d: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

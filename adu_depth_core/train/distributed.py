@@ -73,11 +73,12 @@ def mean_across_ranks(values: dict[str, float], info: DistInfo) -> dict[str, flo
     return {k: float(v) / info.world_size for k, v in zip(keys, t.tolist())}
 
 
-def broadcast_buffers(module: torch.nn.Module, info: DistInfo) -> None:
-    """Copy rank 0's buffers (BatchNorm running statistics) to every rank."""
+def broadcast_buffers(module: torch.nn.Module, info: DistInfo, skip_prefixes: tuple[str, ...] = ()) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank, except under ``skip_prefixes``."""
     if info.distributed:
-        for buf in module.buffers():
-            dist.broadcast(buf.data, src=0)
+        for name, buf in module.named_buffers():
+            if not name.startswith(skip_prefixes):
+                dist.broadcast(buf.data, src=0)
 
 
 def gather_objects(obj: object, info: DistInfo) -> list[object]:

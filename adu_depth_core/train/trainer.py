@@ -270,7 +270,9 @@ class Trainer:
     def _finish(self) -> Path:
         """Write the slim final model (main rank) and, if asked, every rank's weights."""
         final = self.run_dir / "model.pt"
-        D.broadcast_buffers(self.task, self.info)  # BN statistics: rank 0's, as DDP does before each forward
+        D.broadcast_buffers(
+            self.task, self.info, self.exclude_prefixes
+        )  # BN statistics: rank 0's, as DDP does before each forward
         model_state, _ = self._state_parts()
         if self.info.is_main:
             save_checkpoint(final, model_state, self._card(), config=self.cfg.to_dict(), metrics=self.metrics)

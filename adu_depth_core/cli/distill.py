@@ -1,0 +1,25 @@
+"""``adu-depth distill``: stage 2 of METHOD.md, a monocular student from a frozen stereo teacher."""
+
+from __future__ import annotations
+
+import argparse
+
+COMMAND = "distill"
+HELP = "Distil a monocular student from a frozen stereo teacher (METHOD.md stage 2); torchrun-able."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from adu_depth_core.train.cli_args import add_training_arguments
+
+    add_training_arguments(parser)
+    parser.add_argument(
+        "--teacher",
+        metavar="CKPT",
+        help="teacher checkpoint from train-teacher (overrides 'teacher_checkpoint' in the config)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from adu_depth_core.train.runner import run_training_cli
+
+    return run_training_cli(args, task="distill")

@@ -1,0 +1,162 @@
+"""Wire a TrainConfig to the library: data, task (teacher or distillation), card, validation, Trainer.
+
+``train(cfg)`` is what ``adu-depth train-teacher`` / ``adu-depth distill`` and the
+ablation call; it works the same under ``torchrun``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import nn
+
+from adu_depth_core.checkpoint import CheckpointError, ModelCard, load_checkpoint
+from adu_depth_core.config import ModelConfig
+from adu_depth_core.train import distributed as D
+from adu_depth_core.train.config import DataConfig, TrainConfig, ValConfig, load_train_config
+
+
+@dataclass
+class TaskParts:
+    """A built task and how the trainer should treat it."""
+
+    task: nn.Module
+    shipped: str  # attribute of the network that ships
+    model_cfg: ModelConfig
+    exclude_prefixes: tuple[str, ...] = ()
+
+
+def build_reader_for(dataset: str, kwargs: dict):
+    """The data registry's reader (kwargs go to the reader, e.g. synthetic ``n``, ``seed``, render ``size``)."""
+    from adu_depth_core.data import build_reader
+
+    return build_reader(dataset, **{k: v for k, v in kwargs.items() if k not in ("augment", "skip_bad")})
+
+
+def build_train_dataset(dc: DataConfig):
+    """StereoDataset at the network size over the configured reader.
+
+    Adapter: ``data.build_dataset`` uses ``size`` for the crop, so a reader's own ``size``
+    (the synthetic render size) could not be passed through it; the dataset is built here.
+    """
+    from adu_depth_core.data import AugmentConfig, StereoDataset
+
+    aug = dc.kwargs.get("augment")
+    if isinstance(aug, dict):
+        aug = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()})
+    return StereoDataset(
+        build_reader_for(dc.dataset, dc.kwargs),
+        size=(dc.height, dc.width),
+        augment=aug,
+        skip_bad=bool(dc.kwargs.get("skip_bad", False)),
+    )
+
+
+def build_task(cfg: TrainConfig) -> TaskParts:
+    """TeacherTask (stage 1) or DistillationTask with the frozen teacher from ``teacher_checkpoint``."""
+    from adu_depth_core.distill import TEACHER_PREFIX, DistillationTask, FrozenTeacher, TeacherTask
+
+    if cfg.task == "teacher":
+        return TaskParts(TeacherTask(cfg.teacher.build(), cfg.loss), "teacher", cfg.teacher)
+    if not cfg.teacher_checkpoint:
+        raise ValueError(
+            "distillation needs a trained teacher: pass --teacher CKPT (or set teacher_checkpoint)"
+        )
+    teacher = FrozenTeacher.from_checkpoint(cfg.teacher_checkpoint)
+    task = DistillationTask(cfg.student.build(), teacher, cfg.loss)
+    return TaskParts(task, "student", cfg.student, (TEACHER_PREFIX,))
+
+
+def model_card(mc: ModelConfig, cfg: TrainConfig, metrics: dict[str, float]) -> ModelCard:
+    """The self-description of the trained network (input size = the training crop)."""
+    return ModelCard(
+        arch=mc.arch,
+        encoder=mc.encoder,
+        model_kwargs=mc.model_kwargs(),
+        input_height=cfg.data.height,
+        input_width=cfg.data.width,
+        min_depth_m=mc.min_depth,
+        max_depth_m=mc.max_depth,
+        metrics=dict(metrics),
+        train_config=cfg.to_dict(),
+        notes=f"trained by adu-depth {'train-teacher' if cfg.task == 'teacher' else 'distill'} on {cfg.data.dataset}",
+    )
+
+
+def make_validator(vc: ValConfig, cfg: TrainConfig, mc: ModelConfig):
+    """``validate(model) -> mean metrics`` over the first ``num_images`` held-out samples (cached)."""
+    from adu_depth_core.train.evaluate import EvalOptions, evaluate_model
+
+    reader = build_reader_for(vc.dataset, vc.kwargs)
+    samples = [reader[i] for i in range(min(vc.num_images, len(reader)))]
+    opts = EvalOptions(crop=vc.crop, min_depth_m=mc.min_depth, max_depth_m=mc.max_depth, figures=0)
+    card = model_card(mc, cfg, {})
+
+    def validate(model: nn.Module) -> dict[str, float]:
+        return evaluate_model(model, card, samples, opts, progress=False).mean
+
+    return validate
+
+
+def train(cfg: TrainConfig, resume: str | None = None, info: D.DistInfo | None = None) -> Path:
+    """Build everything from ``cfg`` and train; returns ``<run_dir>/model.pt``."""
+    from adu_depth_core.train.checkpoints import find_resume_checkpoint
+    from adu_depth_core.train.trainer import Trainer
+
+    info = info or D.init_distributed(cfg.train.device)
+    if cfg.train.threads > 0:
+        import torch
+
+        torch.set_num_threads(cfg.train.threads)
+    D.seed_everything(cfg.train.seed)  # same initial weights on every rank
+    parts = build_task(cfg)
+    validate = make_validator(cfg.val, cfg, parts.model_cfg) if cfg.val.every > 0 and info.is_main else None
+    trainer = Trainer(
+        parts.task,
+        build_train_dataset(cfg.data),
+        cfg,
+        shipped=parts.shipped,
+        make_card=lambda m: model_card(parts.model_cfg, cfg, m),
+        exclude_prefixes=parts.exclude_prefixes,
+        validate=validate,
+        info=info,
+    )
+    path = find_resume_checkpoint(resume, Path(cfg.train.run_dir)) if resume else None
+    return trainer.fit(path)
+
+
+def config_from_args(args: argparse.Namespace, task: str) -> TrainConfig:
+    """--config + --set + --run-dir (+ --teacher); with only --resume CKPT, the checkpoint's own config."""
+    overrides = list(args.overrides)
+    if getattr(args, "run_dir", None):
+        overrides.append(f"train.run_dir={args.run_dir}")
+    if getattr(args, "teacher", None):
+        overrides.append(f"teacher_checkpoint={args.teacher}")
+    overrides.append(f"task={task}")
+    if args.config is None and args.resume not in (None, "auto"):
+        saved = load_checkpoint(args.resume).get("config")
+        if not saved:
+            raise CheckpointError(f"{args.resume} carries no config; pass --config")
+        return load_train_config(None, overrides, **saved)
+    if args.config is None:
+        raise ValueError("give --config YAML (see config/train/), or --resume CKPT to continue a run")
+    return load_train_config(args.config, overrides)
+
+
+def run_training_cli(args: argparse.Namespace, task: str) -> int:
+    """Body of the train-teacher / distill subcommands."""
+    cfg = config_from_args(args, task)
+    info = D.init_distributed(cfg.train.device)
+    try:
+        path = train(cfg, resume=args.resume, info=info)
+    finally:
+        D.shutdown_distributed()
+    if info.is_main:
+        print(
+            f"model: {path}\nrun folder: {cfg.train.run_dir} (TensorBoard: tensorboard --logdir {path.parent / 'tb'})"
+        )
+    sys.stdout.flush()
+    return 0
