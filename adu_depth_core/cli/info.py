@@ -36,7 +36,9 @@ def _has(module: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     del args
-    print(f"adu-depth {adu_depth_core.__version__} (Python {platform.python_version()}, {platform.machine()})")
+    print(
+        f"adu-depth {adu_depth_core.__version__} (Python {platform.python_version()}, {platform.machine()})"
+    )
     print("\noptional components:")
     for module, what in _OPTIONAL.items():
         print(f"  [{'x' if _has(module) else ' '}] {module:<12} {what}")
