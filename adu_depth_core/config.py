@@ -14,9 +14,12 @@ import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from adu_depth_core.registry import Registry
+
+if TYPE_CHECKING:
+    from torch import nn
 
 T = TypeVar("T")
 
@@ -31,6 +34,21 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, list | tuple):
         return [to_dict(v) for v in obj]
     return obj
+
+
+def _scalar(tp: type, value: Any, where: str) -> Any:
+    """Check a scalar field; ints and YAML-1.1 exponent strings such as '1e-3' are accepted for floats."""
+    if tp is float and not isinstance(value, bool):
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
+        return value  # int, bool, str (a bool is not accepted as an int)
+    raise ValueError(f"{where}: expected {tp.__name__}, got {value!r}")
 
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:
@@ -48,8 +66,8 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise ValueError(f"{where}: expected a mapping for {tp.__name__}, got {type(value).__name__}")
         return from_dict(tp, value, _where=where)
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+    if tp in (float, int, bool, str):
+        return _scalar(tp, value, where)
     if origin is tuple and isinstance(value, list | tuple):
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
@@ -142,7 +160,7 @@ class ModelConfig:
             kw.update(pretrained=self.pretrained, encoder_weights=self.encoder_weights)
         return kw
 
-    def build(self):  # -> nn.Module (torch imported lazily)
+    def build(self) -> nn.Module:
         """Create the network (loading ImageNet encoder weights if ``pretrained``)."""
         from adu_depth_core.models.loading import ARCHS
 
