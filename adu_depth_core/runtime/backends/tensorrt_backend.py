@@ -160,7 +160,8 @@ def _checked_engine(trt, cuda, gpu: str, path: Path, opts: BackendOptions) -> tu
         )
     LOG.warning("refusing TensorRT engine %s: %s; rebuilding it from %s", path, reason, onnx_path)
     card = ModelCard.from_dict(meta["card"])
-    opts = BackendOptions(**{**vars(opts), "precision": meta.get("precision", opts.precision)})
+    same = {"precision": meta.get("precision", opts.precision), "input_size": tuple(meta["input_hw"])}
+    opts = BackendOptions(**{**vars(opts), **same})
     rebuilt = _engine_for_onnx(trt, cuda, gpu, onnx_path, opts, card)
     return rebuilt, te.read_meta(rebuilt)
 

@@ -1,0 +1,153 @@
+"""ONNX export: opset, model card in metadata, checker, parity with PyTorch on real images, fp16, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adu_depth_core import export as ex
+from adu_depth_core.checkpoint import load_checkpoint, read_card
+from adu_depth_core.cli.main import main as cli_main
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_student_ckpt, tmp_path_factory) -> tuple[Path, ex.ParityReport]:
+    out = tmp_path_factory.mktemp("export") / "tiny.onnx"
+    return ex.export_checkpoint(tiny_student_ckpt, out, parity_images=ex.default_parity_images())
+
+
+def _meta(path: Path) -> dict[str, str]:
+    import onnx
+
+    return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+
+
+def test_onnx_has_opset_card_and_passes_the_checker(exported, tiny_student_ckpt):
+    import onnx
+
+    path, _ = exported
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 17
+    meta = _meta(path)
+    assert meta["adu_depth.format"] == "adu-depth-onnx/1" and meta["adu_depth.precision"] == "fp32"
+    card = json.loads(meta["adu_depth.card"])
+    assert card == read_card(load_checkpoint(tiny_student_ckpt)).to_dict()
+    assert ex.read_onnx_card(path).min_depth_m == 0.5
+    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert model.graph.input[0].name == "image" and dims == [1, 3, 64, 128]
+    assert [o.name for o in model.graph.output] == ["depth_m", "sigma_m"]
+
+
+def test_parity_with_pytorch_on_real_images_is_tight(exported):
+    _, report = exported
+    assert report.n_images == 2
+    assert report.max_rel_depth < 1e-4 and report.max_rel_sigma < 1e-4
+    assert report.max_rel == max(report.max_rel_depth, report.max_rel_sigma)
+
+
+def test_parity_check_detects_a_different_model(exported, tiny_student_ckpt):
+    """The check can fail: other weights give a large difference."""
+    import torch
+
+    from adu_depth_core.models import load_model
+
+    model, _ = load_model(tiny_student_ckpt)
+    with torch.no_grad():
+        for p in model.heads.parameters():
+            p.add_(0.5)
+    report = ex.parity_check(model, exported[0], ex.default_parity_images()[:1])
+    assert report.max_rel > 1e-2
+
+
+def test_export_refuses_old_opsets_and_odd_sizes(tiny_student_ckpt, tmp_path):
+    from adu_depth_core.models import load_model
+
+    model, card = load_model(tiny_student_ckpt)
+    with pytest.raises(ValueError, match="opset must be >= 17"):
+        ex.export_onnx(model, card, tmp_path / "old.onnx", opset=16)
+    with pytest.raises(ValueError, match="multiples of 32"):
+        ex.export_onnx(model, card, tmp_path / "odd.onnx", input_size=(50, 128))
+    assert not (tmp_path / "old.onnx").exists() and not (tmp_path / "odd.onnx").exists()
+
+
+def test_fp16_onnx_keeps_fp32_io_and_stays_close(exported, tiny_student_ckpt, tmp_path):
+    import onnx
+
+    from adu_depth_core.models import load_model
+
+    half = ex.convert_onnx_fp16(exported[0], tmp_path / "tiny.fp16.onnx")
+    model = onnx.load(str(half))
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
+    assert _meta(half)["adu_depth.precision"] == "fp16"
+    report = ex.parity_check(load_model(tiny_student_ckpt)[0], half, ex.default_parity_images())
+    assert 1e-6 < report.max_rel_depth < 1e-2  # really fp16 (not identical), still close
+
+
+def test_cli_export_at_another_size_prints_parity(tiny_student_ckpt, tmp_path, capsys):
+    out = tmp_path / "cli.onnx"
+    args = [
+        "export",
+        "--model",
+        str(tiny_student_ckpt),
+        "--out",
+        str(out),
+        "--height",
+        "64",
+        "--width",
+        "192",
+    ]
+    rc = cli_main([*args, "--fp16"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert out.is_file() and out.with_suffix(".fp16.onnx").is_file()
+    assert (
+        ex.read_onnx_card(out).input_width == 192
+        and ex.read_onnx_card(out.with_suffix(".fp16.onnx")).input_width == 192
+    )
+    line = next(s for s in text.splitlines() if s.startswith("parity fp32"))
+    assert float(line.split("depth ")[1].split(",")[0]) < 1e-4
+    assert "parity fp16" in text and "1x3x64x192" in text
+
+
+def test_cli_export_refuses_bad_inputs(tiny_student_ckpt, tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(tiny_student_ckpt.read_bytes()[:1000])
+    assert cli_main(["export", "--model", str(bad), "--out", str(tmp_path / "x.onnx"), "--no-parity"]) == 2
+    assert "corrupt or truncated" in capsys.readouterr().err
+    (tmp_path / "m.onnx").write_bytes(b"0")
+    assert cli_main(["export", "--model", str(tmp_path / "m.onnx"), "--out", str(tmp_path / "y.onnx")]) == 2
+    assert "--tensorrt" in capsys.readouterr().err
+    assert not (tmp_path / "x.onnx").exists()
+
+
+@pytest.mark.slow
+def test_dynamo_exporter_gives_the_same_outputs(tiny_student_ckpt, tmp_path):
+    import onnx
+
+    path, report = ex.export_checkpoint(
+        tiny_student_ckpt,
+        tmp_path / "dyn.onnx",
+        dynamo=True,
+        opset=18,
+        parity_images=ex.default_parity_images()[:1],
+    )
+    assert max(o.version for o in onnx.load(str(path)).opset_import if o.domain in ("", "ai.onnx")) >= 18
+    assert report.max_rel < 1e-4
+
+
+def test_load_images_reads_a_folder(tmp_path):
+    import cv2
+
+    rgb = np.zeros((20, 30, 3), np.uint8)
+    rgb[..., 0] = 255
+    cv2.imwrite(str(tmp_path / "a.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    (tmp_path / "b.jpg").write_bytes(b"not a jpeg")
+    images = ex.load_images(tmp_path)
+    assert len(images) == 1 and tuple(images[0][0, 0]) == (255, 0, 0)
+    with pytest.raises(ValueError, match="no images"):
+        ex.load_images(tmp_path / "a.png")
