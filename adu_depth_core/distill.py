@@ -162,17 +162,7 @@ class DistillationTask(nn.Module):
             terms["afd"] = self._feature_term(s_out, t_out, guide)
             total = total + cfg.lambda_f * terms["afd"]
         if cfg.response_on:
-            terms["frd"] = response_distill_loss(
-                s_out["depth"],
-                t_out["depth"],
-                self.teacher.max_depth,
-                guide,
-                cfg.use_focal,
-                cfg.beta,
-                cfg.gamma,
-                cfg.use_depth_weight,
-                cfg.eta,
-            )
+            terms["frd"] = self._response_term(s_out, t_out, guide)
             total = total + cfg.lambda_r * terms["frd"]
         return {"loss": total, **_detached(terms), "output": s_out}
 
@@ -181,3 +171,17 @@ class DistillationTask(nn.Module):
         conf = None if guide is None else {k: resize_confidence(guide, k) for k in adapted}
         teacher_feats = {k: t_out["features"][k] for k in adapted}
         return feature_distill_loss(adapted, teacher_feats, conf, self.cfg.use_attention_map, self.cfg.tau)
+
+    def _response_term(self, s_out: dict, t_out: dict, guide: torch.Tensor | None) -> torch.Tensor:
+        c = self.cfg
+        return response_distill_loss(
+            s_out["depth"],
+            t_out["depth"],
+            self.teacher.max_depth,
+            guide,
+            c.use_focal,
+            c.beta,
+            c.gamma,
+            c.use_depth_weight,
+            c.eta,
+        )

@@ -95,7 +95,8 @@ def print_table(rows: list[dict]) -> None:
     for r in rows:
         size = f"{r['height']}x{r['width']}"
         print(
-            f"{r['model']:<28} {size:>10} {r['params_m']:>11.2f} {r['gflops']:>9.2f} {r['latency_ms']:>17.1f}"
+            f"{r['model']:<28} {size:>10} {r['params_m']:>11.2f} {r['gflops']:>9.2f} "
+            f"{r['latency_ms']:>10.1f} {r['latency_min_ms']:>9.1f}"
         )
 
 

@@ -192,3 +192,17 @@ def test_teacher_runs_at_kitti_sizes(size):
     with torch.no_grad():
         out = model(torch.rand(1, 3, *size), torch.rand(1, 3, *size))
     _check_output(out, 1, *size, 1e-3, 80.0)
+
+
+def test_benchmark_flop_count_matches_the_analytic_conv_count():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_models.py"
+    spec = importlib.util.spec_from_file_location("bench_models", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+    assert bench.count_gflops(conv, (torch.rand(1, 3, 32, 64),)) * 1e9 == 2 * 3 * 8 * 9 * 32 * 64
+    median_ms, min_ms = bench.latency_ms(conv, (torch.rand(1, 3, 32, 64),), warmup=0, repeats=3)
+    assert 0 < min_ms <= median_ms
