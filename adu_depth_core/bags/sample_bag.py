@@ -16,7 +16,6 @@ in ``T_cam_lidar.yaml`` next to it (for ``bag-eval --extrinsic``).
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +24,6 @@ import numpy as np
 
 from adu_depth_core.bags import messages as M
 from adu_depth_core.bags.io import BagWriter
-
-log = logging.getLogger(__name__)
 
 START_NS = 1_700_000_000 * 1_000_000_000
 PERIOD_NS = 100_000_000
@@ -89,15 +86,12 @@ def lidar_cloud(sparse_depth_m: np.ndarray, K: np.ndarray, t_ns: int):
     return M.pointcloud_msg(to_point_array(pts[None]), M.make_header(t_ns, LIDAR_FRAME))
 
 
-def _write_middlebury(bag: BagWriter, t_ns: int) -> bool:
-    try:
-        from adu_depth_core.data.middlebury import motorcycle_sample
-    except ImportError:
-        log.warning("adu_depth_core.data.middlebury is not available: no Middlebury frame in the sample bag")
-        return False
-    s = motorcycle_sample()
+def _write_middlebury(bag: BagWriter, t_ns: int) -> None:
+    """The Middlebury 2014 Motorcycle pair (scikit-image), right view aligned to the left K."""
+    from adu_depth_core.data.middlebury import MiddleburyMotorcycle
+
+    s = MiddleburyMotorcycle(align_right=True)[0]
     _write_stereo(bag, "/middlebury", t_ns, s.left, s.right, s.depth_m, s.K, s.baseline_m)
-    return True
 
 
 def write_sample_bag(
