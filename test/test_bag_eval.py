@@ -263,3 +263,73 @@ def test_undecodable_message_skips_only_its_frame(tmp_path):
     )
     assert res.frames_evaluated == 2 and sum(res.frames_skipped.values()) == 1
     assert any("does not decode" in reason for reason in res.frames_skipped)
+
+
+def _big_depth_bag(path, n=4, hw=(384, 512)):
+    """n frames of 384x512 depth + GT (1.5 MB per frame, so rosbags' MCAP writer closes a chunk per frame)."""
+    rng = np.random.default_rng(1)
+    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as w:
+        d = w.add_connection("/depth", "sensor_msgs/msg/Image", typestore=TS)
+        g = w.add_connection("/gt", "sensor_msgs/msg/Image", typestore=TS)
+        for i in range(n):
+            t = T0 + i * 10**8
+            gt = rng.uniform(1, 50, hw).astype(np.float32)
+            for conn, arr in ((d, gt * rng.uniform(0.9, 1.1, hw).astype(np.float32)), (g, gt)):
+                msg = Image(
+                    header=_header(t),
+                    height=hw[0],
+                    width=hw[1],
+                    encoding="32FC1",
+                    is_bigendian=0,
+                    step=hw[1] * 4,
+                    data=np.frombuffer(arr.tobytes(), np.uint8),
+                )
+                w.write(conn, t, TS.serialize_cdr(msg, "sensor_msgs/msg/Image"))
+
+
+def test_truncated_bag_is_refused_with_a_hint_and_salvaged_on_request(tmp_path, capsys):
+    _big_depth_bag(tmp_path / "bag")
+    (data,) = (tmp_path / "bag").glob("*.mcap")
+    data.write_bytes(data.read_bytes()[: data.stat().st_size * 3 // 5])
+    args = [
+        "bag-eval",
+        "--bag",
+        str(tmp_path / "bag"),
+        "--depth-topic",
+        "/depth",
+        "--gt-topic",
+        "/gt",
+        "--no-plots",
+        "--quiet",
+        "--out",
+        str(tmp_path / "e"),
+        "--json",
+        str(tmp_path / "s.json"),
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "corrupt or truncated" in err and "--salvage" in err
+    assert main([*args, "--salvage"]) == 0
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert 1 <= summary["frames_evaluated"] < 4
+
+
+def test_interrupted_eval_keeps_rows_and_summary(depth_bag, tmp_path, monkeypatch):
+    import adu_depth_core.bags.evaluate as evaluate
+
+    calls = []
+
+    def interrupt_on_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return depth_metrics(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "depth_metrics", interrupt_on_second)
+    bag, _ = depth_bag
+    cfg = EvalConfig("/est/depth", "/gt/depth_mm", tolerance_ms=5.0, plots=False)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_bag(bag, cfg, tmp_path / "e", progress=False)
+    assert len(list(csv.DictReader((tmp_path / "e" / "frames.csv").open()))) == 1
+    summary = json.loads((tmp_path / "e" / "summary.json").read_text())
+    assert summary["frames_evaluated"] == 1 and summary["error"] == "interrupted"

@@ -51,6 +51,54 @@ def test_sample_bag_topics(sample_bag):
     (info,) = [m for _, m in _read(sample_bag, "/stereo/right/camera_info")][:1]
     assert -info.p[3] / info.p[0] == pytest.approx(0.54)  # Tx = -fx * baseline
     assert (sample_bag / "T_cam_lidar.yaml").is_file()
+    from mcap.reader import make_reader
+    from mcap_ros2.decoder import DecoderFactory
+
+    (mcap_file,) = sample_bag.glob("*.mcap")
+    with mcap_file.open("rb") as f:
+        decoded = [
+            (c.topic, m)
+            for _, c, _, m in make_reader(f, decoder_factories=[DecoderFactory()]).iter_decoded_messages()
+        ]
+    assert sum(t == "/lidar/points" for t, _ in decoded) == 2
+    assert {m.header.frame_id for t, m in decoded if t == "/lidar/points"} == {"lidar"}
+    ((_, mid),) = _read(sample_bag, "/middlebury/left/depth")
+    depth = _array(mid, "<f4")
+    assert depth.shape == (500, 741) and 2.0 < np.nanmin(depth) < np.nanmax(depth) < 5.1  # DATA.md: 2.1-5.0 m
+
+
+def test_sample_bag_lidar_agrees_with_its_dense_ground_truth(sample_bag, tmp_path):
+    """The LiDAR cloud, projected with the bag's T_cam_lidar.yaml, lands on the dense depth (axes/extrinsic right)."""
+    summary = tmp_path / "s.json"
+    rc = main(
+        [
+            "bag-eval",
+            "--bag",
+            str(sample_bag),
+            "--depth-topic",
+            "/stereo/left/depth",
+            "--gt-topic",
+            "/lidar/points",
+            "--camera-info-topic",
+            "/stereo/left/camera_info",
+            "--extrinsic",
+            str(sample_bag / "T_cam_lidar.yaml"),
+            "--max-depth",
+            "250",
+            "--json",
+            str(summary),
+            "--out",
+            str(tmp_path / "e"),
+            "--no-plots",
+            "--quiet",
+        ]
+    )
+    assert rc == 0
+    result = json.loads(summary.read_text())
+    assert (
+        result["frames_evaluated"] == 2 and result["unmatched"]["depth_without_gt"] == 0
+    )  # 3 ms apart, matched
+    assert result["mean"]["a1"] > 0.95 and result["mean"]["abs_rel"] < 0.05
 
 
 def test_round_trip_sample_bag_run_eval(sample_bag, tmp_path, tiny_student_ckpt, estimator):

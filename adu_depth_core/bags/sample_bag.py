@@ -103,7 +103,10 @@ def write_sample_bag(
     from adu_depth_core.data.synthetic import StereoSynthesizer, SynthConfig
 
     out = Path(out)
-    synth = StereoSynthesizer(SynthConfig(height=cfg.height, width=cfg.width, lidar=cfg.lidar))
+    lidar_origin = tuple(float(v) for v in T_CAM_LIDAR[:3, 3])  # the LiDAR's origin in the camera frame
+    synth = StereoSynthesizer(
+        SynthConfig(height=cfg.height, width=cfg.width, lidar=cfg.lidar, lidar_offset_m=lidar_origin)
+    )
     with BagWriter(out, storage=cfg.storage) as bag:
         bag.set_custom_data("adu_depth.tool", "make-sample-bag")
         bag.set_custom_data("adu_depth.T_cam_lidar", " ".join(f"{v:.9g}" for v in T_CAM_LIDAR.ravel()))
