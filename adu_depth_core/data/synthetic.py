@@ -144,7 +144,10 @@ class StereoSynthesizer:
         cfg, K = self.config, self.K
         h, w = cfg.height, cfg.width
         half_fov = np.arctan(max(K[0, 2] + 1, w - K[0, 2]) / K[0, 0])
-        az = np.deg2rad(np.arange(-np.rad2deg(half_fov), np.rad2deg(half_fov), LIDAR_AZIMUTH_STEP_DEG))
+        step_deg = max(
+            LIDAR_AZIMUTH_STEP_DEG, 0.5 * np.rad2deg(1.0 / K[0, 0])
+        )  # no use beyond 2 points per pixel
+        az = np.deg2rad(np.arange(-np.rad2deg(half_fov), np.rad2deg(half_fov), step_deg))
         el = np.deg2rad(np.linspace(LIDAR_UP_DEG, LIDAR_DOWN_DEG, cfg.lidar_beams))
         A, E = np.meshgrid(az, el)
         dirs = np.stack([np.tan(A), -np.tan(E) / np.cos(A), np.ones_like(A)], -1).reshape(-1, 3)
