@@ -14,8 +14,8 @@ class LifecycleDepthNode(DepthNodeMixin, LifecycleNode):
         super().__init__(node_name, **kwargs)
         self._init_depth()
 
-    def _make_publisher(self, msg_type, topic: str, profile):
-        return self.create_lifecycle_publisher(msg_type, topic, profile)
+    def _make_publisher(self, msg_type, topic: str, profile, **kw):
+        return self.create_lifecycle_publisher(msg_type, topic, profile, **kw)
 
     def _destroy_outputs(self) -> None:
         for pub in self._pubs.values():

@@ -13,8 +13,11 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
+from rclpy.qos import qos_policy_name_from_kind
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
+from adu_depth_core.runtime import ImageError
 from adu_depth_ros import qos
 from adu_depth_ros.conversions import ConversionError
 from adu_depth_ros.diagnostics import ERROR, WARN, NodeHealth
@@ -77,14 +80,14 @@ class DepthNodeMixin:
             self.health.set_standing("model", ERROR, msg)
             self._report("model", msg, ERROR)
             return False
+        self._use_model(estimator, cfg)
+        return True
+
+    def _use_model(self, estimator, cfg: DepthNodeConfig) -> None:
         self._processor = FrameProcessor(estimator, self.infos)
         self.health.clear_standing("model")
-        self.health.hardware_id = f"{cfg.model_path} [{cfg.backend}/{cfg.device}/{cfg.precision}]"
-        h, w = estimator.network_hw
-        self.get_logger().info(
-            f"model '{cfg.model_path}' loaded (network input {h}x{w}, backend {cfg.backend})"
-        )
-        return True
+        self.health.hardware_id = f"{cfg.model_path}: {estimator.describe()}"
+        self.get_logger().info(f"model '{cfg.model_path}' loaded: {estimator.describe()}")
 
     def _unload_model(self) -> None:
         self._model_wanted = False
@@ -92,14 +95,31 @@ class DepthNodeMixin:
 
     # -- topics -----------------------------------------------------------------------------------
 
-    def _make_publisher(self, msg_type, topic: str, profile):
-        return self.create_publisher(msg_type, topic, profile)
+    def _make_publisher(self, msg_type, topic: str, profile, **kw):
+        return self.create_publisher(msg_type, topic, profile, **kw)
+
+    def _qos_mismatch(self, topic: str, param: str, peer: str):
+        """Event callback: a peer whose QoS cannot match ours (the classic 'no output' cause) -> log + diagnostics."""
+
+        def report(info) -> None:
+            policy = qos_policy_name_from_kind(info.last_policy_kind)
+            self._report(
+                "qos",
+                f"a {peer} on '{topic}' has incompatible QoS ({policy}); nothing flows between them: "
+                f"set {param}.reliability (now {getattr(self.cfg, param + '_reliability')}) to match it",
+                ERROR,
+            )
+
+        return report
 
     def _create_outputs(self) -> None:
         profile = qos.output_qos(self.cfg)
         for name, (flag, topic, msg_type) in OUTPUT_TOPICS.items():
             if getattr(self.cfg, flag):
-                self._pubs[name] = self._make_publisher(msg_type, topic, profile)
+                events = PublisherEventCallbacks(
+                    incompatible_qos=self._qos_mismatch(topic, "output_qos", "subscriber")
+                )
+                self._pubs[name] = self._make_publisher(msg_type, topic, profile, event_callbacks=events)
 
     def _destroy_outputs(self) -> None:
         for pub in self._pubs.values():
@@ -108,13 +128,17 @@ class DepthNodeMixin:
 
     def _create_inputs(self) -> None:
         profile = qos.input_qos(self.cfg)
-        if self.cfg.use_compressed:
-            self._subs.append(
-                self.create_subscription(CompressedImage, "image/compressed", self._on_image, profile)
+        image = (CompressedImage, "image/compressed") if self.cfg.use_compressed else (Image, "image")
+        for msg_type, topic, callback in (
+            (*image, self._on_image),
+            (CameraInfo, "camera_info", self._on_camera_info),
+        ):
+            events = SubscriptionEventCallbacks(
+                incompatible_qos=self._qos_mismatch(topic, "input_qos", "publisher")
             )
-        else:
-            self._subs.append(self.create_subscription(Image, "image", self._on_image, profile))
-        self._subs.append(self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, profile))
+            self._subs.append(
+                self.create_subscription(msg_type, topic, callback, profile, event_callbacks=events)
+            )
 
     def _destroy_inputs(self) -> None:
         for sub in self._subs:
@@ -138,8 +162,14 @@ class DepthNodeMixin:
         self._slot, self._worker = None, None
 
     def _work(self, slot: FrameSlot) -> None:
-        while (frame := slot.take()) is not None:
-            self._handle(frame)
+        try:
+            while (frame := slot.take()) is not None:
+                self._handle(frame)
+        finally:  # not a catch: a bug still prints its traceback, but diagnostics say the node stopped serving
+            if not slot.closed:
+                self.health.set_standing(
+                    "worker", ERROR, "inference worker stopped on an unexpected error (see log)"
+                )
 
     def _on_image(self, msg) -> None:
         self.health.count("received")
@@ -170,7 +200,7 @@ class DepthNodeMixin:
         self.health.stage_ms("queue", 1e3 * (time.monotonic() - frame.received_s))
         try:
             result = processor.run(frame.msg, cfg, wanted)
-        except ConversionError as exc:
+        except (ConversionError, ImageError) as exc:
             self.health.count("rejected")
             self._report("input", f"dropping image: {exc}")
             return
@@ -216,9 +246,7 @@ class DepthNodeMixin:
             except LOAD_ERRORS as exc:
                 reason = f"model not changed: cannot load '{new.model_path}' ({type(exc).__name__}: {exc})"
                 return SetParametersResult(successful=False, reason=reason)
-            self._processor = FrameProcessor(estimator, self.infos)
-            self.health.clear_standing("model")
-            self.get_logger().info(f"model '{new.model_path}' loaded")
+            self._use_model(estimator, new)
         self.cfg = new
         self.health.throttle_s = new.log_throttle_s
         return SetParametersResult(successful=True)

@@ -61,6 +61,10 @@ class FrameSlot:
             self._closed = True
             self._cond.notify_all()
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
 
 class CameraInfoCache:
     """Recent valid camera_infos by stamp; lookup matches the image stamp, else the latest."""

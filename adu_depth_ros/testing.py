@@ -101,8 +101,9 @@ class Probe(Node):
         image_topic: str = "image",
         info_topic: str = "camera_info",
         reliable_input: bool = False,
+        name: str = "probe",
     ) -> None:
-        super().__init__("probe", namespace=namespace, context=context)
+        super().__init__(name, namespace=namespace, context=context)
         policy = ReliabilityPolicy.RELIABLE if reliable_input else ReliabilityPolicy.BEST_EFFORT
         sensor = QoSProfile(depth=50 if reliable_input else 5, reliability=policy)
         self.image_pub = self.create_publisher(Image, image_topic, sensor)
@@ -202,7 +203,7 @@ class Probe(Node):
                 time.sleep(0.01)
         raise TimeoutError(f"no answer on {names} after {timeout_s} s ({len(stamps)} frames sent)")
 
-    def set_params(self, node_name: str, values: dict, timeout_s: float = 10.0) -> list:
+    def set_params(self, node_name: str, values: dict, timeout_s: float = 30.0) -> list:
         """Set parameters of ``node_name`` through its parameter service; SetParametersResult per value."""
         from rclpy.parameter_client import AsyncParameterClient
 

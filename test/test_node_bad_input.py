@@ -223,3 +223,19 @@ def test_switching_to_a_bad_model_is_refused_and_the_old_one_keeps_serving(node,
         assert not res[0].successful and "cannot load" in res[0].reason and str(bad) in res[0].reason
         assert dnode.get_parameter("model_path").value != str(bad)
     _assert_still_serving(probe)
+
+
+def test_incompatible_camera_qos_is_reported(ctx, tiny_student_ckpt):
+    """A best-effort camera and a node told to subscribe reliably never match: say so, with the fix."""
+    from adu_depth_ros.diagnostics import ERROR
+    from adu_depth_ros.testing import running_node
+
+    params = {
+        "model_path": str(tiny_student_ckpt),
+        "input_qos.reliability": "reliable",
+        "diagnostics_period_s": 0.2,
+    }
+    with running_node(ctx, params, namespace="qos") as (_, probe):  # the probe publishes best effort
+        assert probe.wait_until(lambda: probe.log_lines("incompatible QoS (RELIABILITY)"))
+        st = probe.wait_status("/qos/depth_node", lambda s: "incompatible QoS" in s.message)
+        assert st.level[0] == ERROR and "set input_qos.reliability (now reliable)" in st.message
