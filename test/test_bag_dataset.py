@@ -186,7 +186,7 @@ def test_bad_requests_are_refused(stereo_bag, tmp_path, capsys):
             "--quiet",
         ]
     )
-    assert rc == 2 and "no usable stereo baseline" in capsys.readouterr().err
+    assert rc == 2 and "no positive baseline" in capsys.readouterr().err
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "x").write_text("old")
     rc = main(

@@ -1,14 +1,15 @@
-"""``bag-to-dataset``: a robot's rectified stereo recording -> the folder-stereo layout for training.
+"""``bag-to-dataset``: a robot's stereo recording -> the folder-stereo layout for training.
 
-Left/right images (Image or CompressedImage) are paired by header stamp; K comes
-from the left camera_info (its rectified projection P, or K when P is unset),
-the baseline from the right camera_info (ROS: ``P[0, 3] = -fx * baseline``) or
-``baseline_m``. Optional: a ground-truth depth topic for the left view
-(-> ``depth/``), and a stereo teacher's pseudo-labels (-> ``teacher_depth/``,
-float32 m) with their confidence ``exp(-b)`` in (0, 1] (-> ``confidence/``),
-where ``b`` is the teacher's Laplace scale of log-depth (METHOD.md). Files are
-written one frame at a time (each atomically), with ``frames.csv`` (stem, stamp)
-flushed per row, so an interrupted run leaves a usable dataset of the frames done.
+The pairs are exactly what the ``rosbag`` training dataset reads
+(``adu_depth_core.data.rosbag.RosbagStereo``: left/right by header stamp, K from
+the left camera_info's P, baseline from the right one's Tx, optional
+rectification and left-view depth), so converting first or training straight from
+the bag gives the same samples. Optional: a stereo teacher's pseudo-labels
+(-> ``teacher_depth/``, float32 m) and their confidence ``exp(-b)`` in (0, 1]
+(-> ``confidence/``), ``b`` being the teacher's Laplace scale of log-depth
+(METHOD.md). Pairs are written one at a time (each file atomically) with
+``frames.csv`` (stem, stamp) flushed per row, so an interrupted run leaves a
+usable dataset of the pairs done.
 """
 
 from __future__ import annotations
@@ -19,16 +20,12 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from adu_depth_core.bags import messages as M
-from adu_depth_core.bags.io import IMAGE_TYPES, BagError, BagReader
-from adu_depth_core.bags.matching import StampIndex, iter_frames, plan_matches
+from adu_depth_core.bags.io import BagError, list_topics
 
 log = logging.getLogger(__name__)
-CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 
 
 @dataclass
@@ -37,12 +34,13 @@ class DatasetConfig:
 
     left_topic: str
     right_topic: str
-    left_info_topic: str | None = None  # None: '<left namespace>/camera_info' when present
+    left_info_topic: str | None = None  # None: '<left namespace>/camera_info'
     right_info_topic: str | None = None
     depth_topic: str | None = None  # optional ground truth for the left view (32FC1 m / 16UC1 mm)
     baseline_m: float | None = None  # overrides / replaces the right camera_info's Tx
     tolerance_ms: float = 5.0
-    every: int = 1  # keep every Nth matched pair
+    rectify: bool = False  # undistort + rectify raw images with each camera_info first
+    every: int = 1  # keep every Nth pair
     max_frames: int | None = None
 
 
@@ -55,7 +53,6 @@ class DatasetStats:
     skipped: Counter = field(default_factory=Counter)
     unmatched: dict[str, int] = field(default_factory=dict)
     match_report: list[str] = field(default_factory=list)
-    error: str = ""
 
 
 class TeacherLabeler:
@@ -88,44 +85,25 @@ class TeacherLabeler:
         return resize_map(depth, h, w), np.clip(resize_map(conf, h, w), 0.0, 1.0)
 
 
-def _sibling_info(bag: BagReader, image_topic: str) -> str | None:
-    base = image_topic.rstrip("/")
-    if base.endswith("/compressed"):
-        base = base.rsplit("/", 1)[0]
-    candidate = base.rsplit("/", 1)[0] + "/camera_info"
-    info = bag.topics.get(candidate)
-    return candidate if info is not None and info.msgtype == CAMERA_INFO else None
-
-
-def _info_topics(bag: BagReader, cfg: DatasetConfig) -> tuple[str, str | None]:
-    bag.require(cfg.left_topic, IMAGE_TYPES, role="left image topic")
-    bag.require(cfg.right_topic, IMAGE_TYPES, role="right image topic")
+def _match_report(
+    bag_path: str | os.PathLike, reader, cfg: DatasetConfig
+) -> tuple[list[str], dict[str, int]]:
+    """Lines and counts of frames without a partner (pairing is one-to-one, so counts follow from totals)."""
+    counts = {name: info.count for name, info in list_topics(bag_path).items()}
+    pairs = len(reader)
+    n_left, n_right = counts.get(cfg.left_topic, 0), counts.get(cfg.right_topic, 0)
+    unmatched = {"left_without_right": n_left - pairs, "right_without_left": n_right - pairs}
+    lines = [
+        f"{pairs} of {n_left} left frames matched (tolerance {cfg.tolerance_ms:g} ms)",
+        f"  left frames without a right partner: {n_left - pairs}; "
+        f"right messages without a left partner: {n_right - pairs}",
+    ]
     if cfg.depth_topic:
-        bag.require(cfg.depth_topic, ["sensor_msgs/msg/Image"], role="depth topic")
-    left_info = cfg.left_info_topic or _sibling_info(bag, cfg.left_topic)
-    right_info = cfg.right_info_topic or _sibling_info(bag, cfg.right_topic)
-    if left_info is None:
-        raise BagError(f"no camera_info found next to '{cfg.left_topic}': pass --left-info")
-    bag.require(left_info, [CAMERA_INFO], role="left camera_info topic")
-    if right_info is not None:
-        bag.require(right_info, [CAMERA_INFO], role="right camera_info topic")
-    return left_info, right_info
-
-
-def stereo_calibration(
-    left_info: Any, right_info: Any | None, baseline_m: float | None
-) -> tuple[np.ndarray, float]:
-    """(K of the rectified left image, baseline in metres) from the pair's camera_infos."""
-    left = M.camera_info_to_intrinsics(left_info)
-    K = left.P[:, :3].copy()
-    if baseline_m is None and right_info is not None:
-        baseline_m = M.camera_info_to_intrinsics(right_info).baseline_m
-    if baseline_m is None or not np.isfinite(baseline_m) or baseline_m <= 0:
-        raise BagError(
-            f"no usable stereo baseline (right camera_info P gives {baseline_m}); "
-            "pass --baseline-m or --right-info with P[0,3] = -fx * baseline"
-        )
-    return K, float(baseline_m)
+        no_depth = sum(1 for _, _, depth in reader.samples if depth is None)
+        unmatched["pairs_without_depth"] = no_depth
+        unmatched["depth_without_pair"] = counts.get(cfg.depth_topic, 0) - (pairs - no_depth)
+        lines.append(f"  pairs without a depth partner: {no_depth}")
+    return lines, unmatched
 
 
 def _prepare_out(out: Path) -> None:
@@ -139,88 +117,57 @@ def bag_to_dataset(
     out_dir: str | os.PathLike,
     cfg: DatasetConfig,
     teacher: TeacherLabeler | None = None,
-    salvage: bool = False,
     progress: bool = True,
     stats: DatasetStats | None = None,
 ) -> DatasetStats:
-    """Write the matched stereo pairs of a bag as a folder-stereo dataset in ``out_dir``."""
+    """Write the stereo pairs of a bag as a folder-stereo dataset in ``out_dir``; DataError for a bad bag."""
     from tqdm import tqdm
 
     from adu_depth_core.data.folder import write_calib
+    from adu_depth_core.data.rosbag import RosbagStereo
 
     stats = DatasetStats() if stats is None else stats
     out = Path(out_dir)
-    with BagReader(bag_path, salvage=salvage) as bag:
-        left_info, right_info = _info_topics(bag, cfg)
-        lefts = StampIndex.from_bag(bag, left_info)
-        rights = StampIndex.from_bag(bag, right_info) if right_info else None
-        first = lefts.nearest(0)
-        K, baseline_m = stereo_calibration(first, rights.nearest(0) if rights else None, cfg.baseline_m)
-        roles = {"left": cfg.left_topic, "right": cfg.right_topic}
-        if cfg.depth_topic:
-            roles["depth"] = cfg.depth_topic
-        plan = plan_matches(bag, roles, int(cfg.tolerance_ms * 1e6))
-        stats.pairs, stats.unmatched, stats.match_report = len(plan.groups), plan.unmatched(), plan.report()
-        stats.error = plan.read_error
+    reader = RosbagStereo(
+        bag_path, cfg.left_topic, cfg.right_topic, cfg.left_info_topic, cfg.right_info_topic, cfg.depth_topic,
+        max_dt_s=cfg.tolerance_ms / 1e3, baseline_m=cfg.baseline_m, rectify=cfg.rectify,
+    )  # fmt: skip
+    try:
+        stats.pairs = len(reader)
+        stats.match_report, stats.unmatched = _match_report(bag_path, reader, cfg)
         _prepare_out(out)
         extra = {
             "source_bag": str(Path(bag_path).resolve()),
-            "topics": dict(roles),
+            "topics": dict(reader.topics),
             "teacher": teacher is not None,
         }
-        write_calib(out, K, baseline_m, int(first.height), int(first.width), **extra)
-        limit = (
-            len(plan.groups) if cfg.max_frames is None else min(len(plan.groups), cfg.max_frames * cfg.every)
-        )
-        bar = tqdm(total=limit, desc="bag-to-dataset", unit="pair", disable=not progress)
+        write_calib(out, reader.K, reader.baseline_m, reader.hw[0], reader.hw[1], **extra)
+        picks = list(range(0, len(reader), cfg.every))[: cfg.max_frames]
         with (out / "frames.csv").open("w", newline="", encoding="utf-8") as f:
             rows = csv.writer(f)
             rows.writerow(["stem", "stamp_ns"])
-            try:
-                for k, frame in enumerate(iter_frames(bag, plan)):
-                    if k >= limit:
-                        break
-                    bar.update(1)
-                    if k % cfg.every == 0:
-                        _write_pair(
-                            out,
-                            frame,
-                            K,
-                            baseline_m,
-                            (int(first.height), int(first.width)),
-                            teacher,
-                            stats,
-                            rows,
-                        )
-                        f.flush()
-            except BagError as exc:  # corrupt tail: the pairs written so far stay
-                stats.error = str(exc)
-            finally:
-                bar.close()
+            for i in tqdm(picks, desc="bag-to-dataset", unit="pair", disable=not progress):
+                if _write_pair(out, reader, i, teacher, stats):
+                    rows.writerow([f"{stats.written - 1:06d}", reader.samples[i][0].stamp_ns])
+                    f.flush()
+    finally:
+        reader.close()
     return stats
 
 
-def _write_pair(out: Path, frame, K, baseline_m, hw, teacher, stats: DatasetStats, rows) -> None:
+def _write_pair(out: Path, reader, i: int, teacher: TeacherLabeler | None, stats: DatasetStats) -> bool:
+    """Write pair ``i`` as the next stem; False (and a skip reason) if its messages do not decode."""
     from adu_depth_core.data.folder import write_sample
-    from adu_depth_core.data.sample import StereoSample
+    from adu_depth_core.data.sample import DataError
 
     try:
-        left, right = M.image_to_rgb(frame.msgs["left"]), M.image_to_rgb(frame.msgs["right"])
-        depth = M.depth_to_metres(frame.msgs["depth"]) if "depth" in frame.msgs else None
-        for name, arr in (("left", left), ("right", right), ("depth", depth)):
-            if arr is not None and arr.shape[:2] != hw:
-                raise M.MessageError(
-                    f"{name} image is {arr.shape[1]}x{arr.shape[0]}, camera_info says {hw[1]}x{hw[0]}"
-                )
-    except (M.MessageError, BagError) as exc:
-        stats.skipped[str(exc)] += 1
-        return
-    stem = f"{stats.written:06d}"
-    valid = None if depth is None else np.isfinite(depth)
-    sample = StereoSample(left, right, depth, valid, K.copy(), baseline_m, f"bag@{frame.stamp_ns}")
+        sample = reader[i]
+    except DataError as exc:
+        stats.skipped[str(exc).split(": ", 1)[-1]] += 1
+        return False
     labels = {}
     if teacher is not None:
-        labels["teacher_depth"], labels["confidence"] = teacher(left, right)
-    write_sample(out, stem, sample, **labels)
-    rows.writerow([stem, frame.stamp_ns])
+        labels["teacher_depth"], labels["confidence"] = teacher(sample.left, sample.right)
+    write_sample(out, f"{stats.written:06d}", sample, **labels)
     stats.written += 1
+    return True
