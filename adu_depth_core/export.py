@@ -26,6 +26,7 @@ from adu_depth_core.runtime.backends.base import (
     ModelFileError,
 )
 from adu_depth_core.runtime.cache import write_atomic
+from adu_depth_core.runtime.onnx_graph import merge_sibling_convs, toposort
 
 PRECISION_KEY = "adu_depth.precision"
 MIN_OPSET = 17
@@ -89,6 +90,12 @@ def _torch_to_onnx_proto(deploy, input_hw: tuple[int, int], opset: int, dynamo: 
     return proto
 
 
+def simplify(proto) -> None:
+    """Exact graph rewrites that help every runtime (see runtime.onnx_graph)."""
+    merge_sibling_convs(proto)
+    toposort(proto.graph)
+
+
 def export_onnx(
     model,
     card: ModelCard,
@@ -113,6 +120,7 @@ def export_onnx(
     card = ModelCard.from_dict({**card.to_dict(), "input_height": int(h), "input_width": int(w)})
     deploy = DeployModel(model).eval().cpu().float()
     proto = _torch_to_onnx_proto(deploy, (h, w), opset, dynamo)
+    simplify(proto)
     _set_metadata(proto, card, "fp32")
     return _save_checked(proto, Path(out))
 
@@ -129,23 +137,6 @@ def read_onnx_card(path: str | os.PathLike) -> ModelCard:
     return card_from_json(meta[CARD_KEY], str(path))
 
 
-def _toposort(graph) -> None:
-    """Reorder graph nodes so every input is produced before it is used (Kahn's algorithm)."""
-    ready = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
-    pending, ordered = list(graph.node), []
-    while pending:
-        now = [n for n in pending if set(n.input) <= ready]
-        if not now:
-            raise ModelFileError(f"ONNX graph has a cycle or dangling inputs at node '{pending[0].name}'")
-        ids = {id(n) for n in now}
-        pending = [n for n in pending if id(n) not in ids]
-        ordered += now
-        for node in now:
-            ready.update(node.output)
-    del graph.node[:]
-    graph.node.extend(ordered)
-
-
 def convert_onnx_fp16(src: str | os.PathLike, out: str | os.PathLike) -> Path:
     """fp16 weights and activations, fp32 input/output (so callers do not change); metadata kept."""
     import onnx
@@ -156,7 +147,7 @@ def convert_onnx_fp16(src: str | os.PathLike, out: str | os.PathLike) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         half = convert_float_to_float16(proto, keep_io_types=True)
-    _toposort(half.graph)
+    toposort(half.graph)
     del half.graph.value_info[:]  # stale fp32 annotations; the checker re-infers them
     _set_metadata(half, card, "fp16")
     return _save_checked(half, Path(out))

@@ -151,3 +151,55 @@ def test_load_images_reads_a_folder(tmp_path):
     assert len(images) == 1 and tuple(images[0][0, 0]) == (255, 0, 0)
     with pytest.raises(ValueError, match="no images"):
         ex.load_images(tmp_path / "a.png")
+
+
+def test_sibling_convs_are_merged_exactly(tmp_path):
+    """Two convs on one input (one without bias) become one Conv + Split with identical outputs."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from adu_depth_core.runtime.onnx_graph import merge_sibling_convs
+
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.normal(size=(1, 4, 3, 3)).astype(np.float32), "wa"),
+        numpy_helper.from_array(rng.normal(size=(1,)).astype(np.float32), "ba"),
+        numpy_helper.from_array(rng.normal(size=(2, 4, 3, 3)).astype(np.float32), "wb"),
+    ]
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"]),
+        helper.make_node("Conv", ["r", "wa", "ba"], ["a"], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["r", "wb"], ["b"], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["r", "wb"], ["c"], pads=[0, 0, 0, 0]),  # other attributes: not merged
+    ]
+    shapes = {"a": [1, 1, 8, 8], "b": [1, 2, 8, 8], "c": [1, 2, 6, 6]}
+    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in shapes.items()]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])], outs
+    )
+    graph.initializer.extend(inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    x = rng.normal(size=(1, 4, 8, 8)).astype(np.float32)
+    before = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})
+    assert merge_sibling_convs(model) == 2
+    onnx.checker.check_model(model, full_check=True)
+    assert [n.op_type for n in model.graph.node].count("Conv") == 2 and "Split" in [
+        n.op_type for n in model.graph.node
+    ]
+    after = ort.InferenceSession(model.SerializeToString()).run(None, {"x": x})
+    for b, a in zip(before, after):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_exported_graph_has_one_conv_per_torch_conv_except_the_merged_heads(exported, tiny_student_ckpt):
+    import onnx
+    import torch
+
+    from adu_depth_core.models import load_model
+
+    model, _ = load_model(tiny_student_ckpt)
+    n_torch = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    ops = [n.op_type for n in onnx.load(str(exported[0])).graph.node]
+    assert ops.count("Conv") == n_torch - 1 and ops.count("Split") == 1
