@@ -76,7 +76,8 @@ def plot_sparsification(curves: dict[str, list[float]], path: str | os.PathLike)
 def plot_worst_frames(frames: list[tuple[float, dict[str, Any]]], path: str | os.PathLike) -> Path:
     """One row per frame: prediction, ground truth (same colour range), |error| (and sigma when present)."""
     cols = 4 if any(f.get("sigma_m") is not None for _, f in frames) else 3
-    fig = _figure(3.2 * cols, 2.0 * max(len(frames), 1) + 0.4)
+    aspect = frames[0][1]["gt_m"].shape[0] / frames[0][1]["gt_m"].shape[1] if frames else 0.5
+    fig = _figure(3.2 * cols, (3.2 * aspect + 0.5) * max(len(frames), 1) + 0.2)
     for r, (score, f) in enumerate(frames):
         lo, hi = colormap.value_range(f["gt_m"])
         err = np.abs(f["pred_m"] - f["gt_m"])
@@ -93,7 +94,7 @@ def plot_worst_frames(frames: list[tuple[float, dict[str, Any]]], path: str | os
             sigma = f.get("sigma_m")
             s_lo, s_hi = colormap.value_range(sigma) if sigma is not None else (0.0, 0.0)
             rgb = colormap.colorize_sigma(sigma, s_lo, s_hi) if sigma is not None else None
-            panels.append((f"sigma, {s_lo:.1f}-{s_hi:.1f} m", rgb))
+            panels.append((f"sigma, {s_lo:.2f}-{s_hi:.2f} m", rgb))
         for c, (title, rgb) in enumerate(panels):
             ax = fig.add_subplot(max(len(frames), 1), cols, r * cols + c + 1)
             ax.set_axis_off()
