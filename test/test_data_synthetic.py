@@ -142,3 +142,14 @@ def test_reader_sample_i_is_seed_plus_i_and_pickles():
     lidar = SyntheticStereo(n=1, size=(48, 96), depth="lidar", seed=100)[0]
     dense = reader[0]
     assert 0 < lidar.valid.sum() < dense.valid.sum()
+
+
+@pytest.mark.gpu
+def test_gpu_render_matches_cpu():
+    cfg = SynthConfig(height=96, width=320, lidar=True)
+    cpu, gpu = StereoSynthesizer(cfg, "cpu").render(9), StereoSynthesizer(cfg, "cuda").render(9)
+    same_valid = np.isfinite(cpu.depth_m) == np.isfinite(gpu.depth_m)
+    assert same_valid.mean() > 0.999
+    both = np.isfinite(cpu.depth_m) & np.isfinite(gpu.depth_m)
+    assert np.median(np.abs(cpu.depth_m[both] - gpu.depth_m[both]) / cpu.depth_m[both]) < 1e-5
+    assert np.median(np.abs(cpu.left.astype(int) - gpu.left)) <= 1

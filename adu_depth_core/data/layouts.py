@@ -61,11 +61,11 @@ def street(rng: np.random.Generator) -> tuple[SceneBuilder, dict]:
         )
         _facades(b, rng, side, x_in + side * walk, z_far, cam_h)
         _kerbside(b, rng, side, x_in, walk, z_far, cam_h)
-    if rng.random() < 0.6:  # a building closing the street
+    if rng.random() < 0.4:  # a building closing the street
         b.box_on_ground(
             centre,
             z_far + 5,
-            (2 * half + 40, rng.uniform(8, 30), 10),
+            (2 * half + 40, rng.uniform(6, 20), 10),
             cam_h,
             0.0,
             _photo_or(rng, 0.5, "brick"),
@@ -89,16 +89,17 @@ def _facades(
     z = rng.uniform(-25, -5)
     while z < z_far:
         length = rng.uniform(6, 25)
-        if rng.random() < 0.2:  # gap between buildings
-            z += rng.uniform(2, 8)
-        setback, depth = rng.uniform(0, 3), rng.uniform(8, 15)
+        if rng.random() < 0.3:  # gap between buildings
+            z += rng.uniform(3, 12)
+        setback, depth = rng.uniform(0, 5), rng.uniform(8, 15)
+        height = rng.uniform(12, 25) if rng.random() < 0.3 else rng.uniform(4, 12)
         x = x_front + side * (setback + depth / 2)
         tex = _photo_or(rng, 0.35, "brick")
         tint = _grey_tint(rng, 0.6, 1.1, 0.25) if tex == "brick" else _grey_tint(rng, 0.8, 1.1, 0.05)
         b.box_on_ground(
             x,
             z + length / 2,
-            (depth, rng.uniform(5, 25), length),
+            (depth, height, length),
             ground,
             0.0,
             tex,

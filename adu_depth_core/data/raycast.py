@@ -140,7 +140,7 @@ def screen_bounds(s: Scene, o: torch.Tensor, near: float = EPS) -> torch.Tensor:
 def intersect(s: Scene, o: torch.Tensor, d: torch.Tensor, bundles: torch.Tensor) -> Hit:
     """Nearest hit of rays from origin o (1, 3) along d (N, 3); bundles (T, P) groups ray indices
     (spatially coherent, duplicates allowed) for culling."""
-    db = d[bundles]  # (T, P, 3)
+    db = d.index_select(0, bundles.reshape(-1)).reshape(*bundles.shape, 3)  # (T, P, 3)
     cam = db @ s.rig_R
     xy = cam[..., :2] / cam[..., 2:3]
     tol = 1e-6
@@ -164,7 +164,8 @@ def intersect(s: Scene, o: torch.Tensor, d: torch.Tensor, bundles: torch.Tensor)
         if len(pairs) == 0:
             continue
         bundle, prim = pairs[:, 0], pairs[:, 1]
-        ts.append(fn(*(x[prim][:, None] for x in params), o3, db[bundle]))
+        rays = db.index_select(0, bundle)
+        ts.append(fn(*(x.index_select(0, prim)[:, None] for x in params), o3, rays))
         codes.append((prim + start) * N_KINDS + kind)
         owners.append(bundle)
     if ts:
@@ -193,10 +194,12 @@ def _planes(s: Scene, o3: torch.Tensor, db: torch.Tensor) -> tuple[torch.Tensor,
 def _unbundle(s: Scene, t: torch.Tensor, code: torch.Tensor | None, bundles: torch.Tensor, n: int) -> Hit:
     flat = bundles.reshape(-1)
     out_t = torch.full((n,), _INF, device=t.device)
-    out_t[flat] = t.reshape(-1)
+    out_t.index_copy_(0, flat, t.reshape(-1))  # duplicate (clamped) rays carry identical values
     out_code = torch.full((n,), -1, dtype=torch.long, device=t.device)
     if code is not None:
-        out_code[flat] = torch.where(torch.isfinite(t), code, torch.full_like(code, -1)).reshape(-1)
+        out_code.index_copy_(
+            0, flat, torch.where(torch.isfinite(t), code, torch.full_like(code, -1)).reshape(-1)
+        )
     kind = torch.where(out_code >= 0, out_code % N_KINDS, out_code)
     p, b, c, _ = s.counts
     start = torch.tensor([0, p, p + b, p + b, p + b + c], device=t.device)

@@ -22,21 +22,31 @@ def surface(s: Scene, hit: Hit, p: torch.Tensor) -> tuple[torch.Tensor, torch.Te
         (CYL_CAP, _cyl_cap),
         (SPHERE, _sphere),
     ):
-        m = hit.kind == code
-        if bool(m.any()):
-            normal[m], uv[m] = fn(s, hit.index[m], p[m])
+        rows = (hit.kind == code).nonzero().squeeze(1)
+        if len(rows):
+            n, tex_uv = fn(s, _take(hit.index, rows), _take(p, rows))
+            normal.index_copy_(0, rows, n)
+            uv.index_copy_(0, rows, tex_uv)
     return normal, uv
 
 
+def _take(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """x[idx] along dim 0 (index_select: far faster than advanced indexing on CPU)."""
+    return x.index_select(0, idx)
+
+
 def _plane(s, i, p):
-    return s.plane_n[i], torch.stack([(p * s.plane_u[i]).sum(1), (p * s.plane_v[i]).sum(1)], 1)
+    return _take(s.plane_n, i), torch.stack(
+        [(p * _take(s.plane_u, i)).sum(1), (p * _take(s.plane_v, i)).sum(1)], 1
+    )
 
 
 def _box(s, i, p):
-    c, sn = s.box_cs[i, 0], s.box_cs[i, 1]
-    rel = p - s.box_c[i]
+    cs = _take(s.box_cs, i)
+    c, sn = cs[:, 0], cs[:, 1]
+    rel = p - _take(s.box_c, i)
     loc = torch.stack([c * rel[:, 0] - sn * rel[:, 2], rel[:, 1], sn * rel[:, 0] + c * rel[:, 2]], 1)
-    q = loc / s.box_h[i]
+    q = loc / _take(s.box_h, i)
     axis = q.abs().argmax(1)
     n_loc = torch.nn.functional.one_hot(axis, 3).to(p.dtype) * torch.sign(q)
     n = torch.stack([c * n_loc[:, 0] + sn * n_loc[:, 2], n_loc[:, 1], -sn * n_loc[:, 0] + c * n_loc[:, 2]], 1)
@@ -46,7 +56,8 @@ def _box(s, i, p):
 
 
 def _cyl_side(s, i, p):
-    cx, cz, r = s.cyl[i, 0], s.cyl[i, 1], s.cyl[i, 2]
+    cyl = _take(s.cyl, i)
+    cx, cz, r = cyl[:, 0], cyl[:, 1], cyl[:, 2]
     nx, nz = (p[:, 0] - cx) / r, (p[:, 2] - cz) / r
     n = torch.stack([nx, torch.zeros_like(nx), nz], 1)
     return n, torch.stack([torch.atan2(nz, nx) * r, p[:, 1]], 1)
@@ -55,18 +66,20 @@ def _cyl_side(s, i, p):
 def _cyl_cap(s, i, p):
     n = torch.zeros_like(p)
     n[:, 1] = -1.0
-    return n, torch.stack([p[:, 0] - s.cyl[i, 0], p[:, 2] - s.cyl[i, 1]], 1)
+    cyl = _take(s.cyl, i)
+    return n, torch.stack([p[:, 0] - cyl[:, 0], p[:, 2] - cyl[:, 1]], 1)
 
 
 def _sphere(s, i, p):
-    n = (p - s.sph[i, :3]) / s.sph[i, 3:4]
-    return n, torch.stack([torch.atan2(n[:, 2], n[:, 0]) * s.sph[i, 3], p[:, 1]], 1)
+    sph = _take(s.sph, i)
+    n = (p - sph[:, :3]) / sph[:, 3:4]
+    return n, torch.stack([torch.atan2(n[:, 2], n[:, 0]) * sph[:, 3], p[:, 1]], 1)
 
 
 def _global_id(s: Scene, hit: Hit) -> torch.Tensor:
     p, b, c, _ = s.counts
     start = torch.tensor([0, p, p + b, p + b, p + b + c], device=hit.kind.device)
-    return start[hit.kind] + hit.index
+    return _take(start, hit.kind) + hit.index
 
 
 def shade(
@@ -77,11 +90,11 @@ def shade(
     pixel_angle: angular size of one pixel (1 / fx), to pick the mip level from the pixel footprint.
     """
     rgb = _sky(s, d)
-    m = hit.kind >= 0
-    if not bool(m.any()):
+    rows = (hit.kind >= 0).nonzero().squeeze(1)
+    if not len(rows):
         return rgb
-    sub = Hit(hit.t[m], hit.kind[m], hit.index[m])
-    dm = d[m]
+    sub = Hit(_take(hit.t, rows), _take(hit.kind, rows), _take(hit.index, rows))
+    dm = _take(d, rows)
     p = o.reshape(1, 3) + sub.t[:, None] * dm
     normal, uv_m = surface(s, sub, p)
     dnorm = dm.norm(dim=1)
@@ -89,15 +102,15 @@ def shade(
     cos = (dot.abs() / dnorm).clamp(min=0.05)
     normal = torch.where((dot > 0)[:, None], -normal, normal)  # face the viewer
     gid = _global_id(s, sub)
-    tile = s.tile_m[gid]
+    tile = _take(s.tile_m, gid)
     pixel_m = sub.t * dnorm * pixel_angle
     level = torch.log2((pixel_m / cos.sqrt() * TEXTURE_SIZE / tile).clamp(min=1.0)) + MIP_BIAS
-    uv = uv_m / tile[:, None] + s.uv_off[gid]
-    albedo = atlas.sample(s.tex[gid], uv[:, 0], uv[:, 1], level) * s.tint[gid]
+    uv = uv_m / tile[:, None] + _take(s.uv_off, gid)
+    albedo = atlas.sample(_take(s.tex, gid), uv[:, 0], uv[:, 1], level) * _take(s.tint, gid)
     if s.markings is not None:
         albedo = _lane_paint(s, sub, p, albedo, pixel_m / cos)
     light = s.ambient + (1.0 - s.ambient) * (normal @ s.sun).clamp(min=0.0)
-    rgb[m] = albedo * light[:, None]
+    rgb.index_copy_(0, rows, albedo * light[:, None])
     return rgb.clamp(0.0, 1.0)
 
 

@@ -111,8 +111,12 @@ class TextureAtlas:
         xs = (_mirror(x0, size), _mirror(x0 + 1, size))
         ys = (_mirror(y0, size) * size, _mirror(y0 + 1, size) * size)
         t = self.texels
-        top = t[base + ys[0] + xs[0]] * (1 - fx) + t[base + ys[0] + xs[1]] * fx
-        bottom = t[base + ys[1] + xs[0]] * (1 - fx) + t[base + ys[1] + xs[1]] * fx
+
+        def at(row: torch.Tensor, col: torch.Tensor) -> torch.Tensor:
+            return t.index_select(0, base + row + col)  # much faster than advanced indexing on CPU
+
+        top = at(ys[0], xs[0]) * (1 - fx) + at(ys[0], xs[1]) * fx
+        bottom = at(ys[1], xs[0]) * (1 - fx) + at(ys[1], xs[1]) * fx
         return top * (1 - fy) + bottom * fy
 
 
