@@ -106,6 +106,7 @@ class BenchRow:
     p90_ms: float = float("nan")
     p99_ms: float = float("nan")
     mean_ms: float = float("nan")
+    min_ms: float = float("nan")  # best call: closest to an unloaded machine when the CPU is shared
     fps: float = float("nan")  # 1000 / mean
     stages_p50_ms: dict[str, float] = field(default_factory=dict)
     gflop: float = float("nan")
@@ -132,6 +133,7 @@ def finish_row(row: BenchRow, totals: list[float], stages: dict[str, list[float]
     """Fill a row's statistics from its samples."""
     stats = percentiles_ms(totals)
     row.p50_ms, row.p90_ms, row.p99_ms, row.mean_ms = stats["p50"], stats["p90"], stats["p99"], stats["mean"]
+    row.min_ms = stats["min"]
     row.fps = 1000.0 / stats["mean"]
     row.stages_p50_ms = {k: float(np.median(v)) for k, v in stages.items()}
     row.gflop = gflop
@@ -169,42 +171,36 @@ def _fmt(v: float, digits: int = 1) -> str:
     return "-" if v != v else f"{v:.{digits}f}"
 
 
+_HEAD = (
+    "backend",
+    "prec",
+    "network",
+    "image",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "min ms",
+    "FPS",
+    "pre/inf/post ms",
+)
+_HEAD_FLOPS = ("GFLOP", "GFLOP/s")
+
+
+def _cells(r: BenchRow) -> list[str]:
+    st = r.stages_p50_ms
+    stages = "/".join(_fmt(st.get(k, float("nan"))) for k in ("preprocess", "inference", "postprocess"))
+    times = [_fmt(v) for v in (r.p50_ms, r.p90_ms, r.p99_ms, r.min_ms, r.fps)]
+    return [r.backend, r.precision, r.resolution, r.image, *times, stages, _fmt(r.gflop, 3), _fmt(r.gflops)]
+
+
 def format_table(rows: list[BenchRow]) -> str:
-    """Plain-text table, one line per row; skipped rows show their reason."""
-    head = [
-        "backend",
-        "prec",
-        "network",
-        "image",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "FPS",
-        "pre/inf/post ms",
-        "GFLOP",
-    ]
-    head.append("GFLOP/s")
-    lines, notes = [head], []
-    for r in rows:
-        if r.status != "ok":
-            notes.append(f"{r.backend} {r.precision} {r.resolution}: {r.status}")
-            continue
-        st = r.stages_p50_ms
-        stages = "/".join(_fmt(st.get(k, float("nan"))) for k in ("preprocess", "inference", "postprocess"))
-        nums = [
-            _fmt(r.p50_ms),
-            _fmt(r.p90_ms),
-            _fmt(r.p99_ms),
-            _fmt(r.fps),
-            stages,
-            _fmt(r.gflop, 3),
-            _fmt(r.gflops),
-        ]
-        lines.append([r.backend, r.precision, r.resolution, r.image, *nums])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    """Plain-text table, one line per row; skipped rows follow with their reason."""
+    lines = [list(_HEAD + _HEAD_FLOPS)] + [_cells(r) for r in rows if r.status == "ok"]
+    notes = [f"{r.backend} {r.precision} {r.resolution}: {r.status}" for r in rows if r.status != "ok"]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     text = [
-        "  ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
-        for line in lines
+        "  ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(ln, widths)))
+        for ln in lines
     ]
     return "\n".join(text + notes)
 
