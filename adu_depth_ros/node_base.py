@@ -41,8 +41,9 @@ def load_estimator(cfg: DepthNodeConfig):
     from adu_depth_core.runtime import DepthEstimator
 
     device = None if cfg.device == "auto" else cfg.device
+    threads = cfg.cpu_threads or None
     return DepthEstimator.from_file(
-        cfg.model_path, backend=cfg.backend, device=device, precision=cfg.precision
+        cfg.model_path, backend=cfg.backend, device=device, precision=cfg.precision, num_threads=threads
     )
 
 

@@ -89,6 +89,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     _p("backend", "auto", "Inference backend", choices=BACKENDS, reloads_model=True),
     _p("device", "auto", "Device for the backend: auto, cpu, cuda or cuda:N", reloads_model=True),
     _p("precision", "fp32", "Numeric precision of the backend", choices=PRECISIONS, reloads_model=True),
+    _p("cpu_threads", 0, "CPU threads for torch / ONNX Runtime (0 = the library's default); limit it when other nodes share the CPU", min_value=0, max_value=256, reloads_model=True),
     # outputs and thresholds (changeable at run time)
     _p("min_depth_m", 0.1, "Depth below this (metres) is published as invalid (NaN / 0 mm)", min_value=0.0, max_value=1000.0),
     _p("max_depth_m", 80.0, "Depth above this (metres) is published as invalid (NaN / 0 mm)", min_value=0.01, max_value=1000.0),
@@ -130,6 +131,7 @@ class DepthNodeConfig:
     backend: str
     device: str
     precision: str
+    cpu_threads: int
     min_depth_m: float
     max_depth_m: float
     max_sigma_m: float
