@@ -34,6 +34,8 @@ OUTPUT_TOPICS = {
     "color": ("publish_color", "depth/color", Image),
     "points": ("publish_points", "points", PointCloud2),
 }
+# Input topic -> message type ('image/compressed' replaces 'image' when use_compressed is true).
+INPUT_TOPICS = {"image": Image, "image/compressed": CompressedImage, "camera_info": CameraInfo}
 
 
 def load_estimator(cfg: DepthNodeConfig):
@@ -129,11 +131,9 @@ class DepthNodeMixin:
 
     def _create_inputs(self) -> None:
         profile = qos.input_qos(self.cfg)
-        image = (CompressedImage, "image/compressed") if self.cfg.use_compressed else (Image, "image")
-        for msg_type, topic, callback in (
-            (*image, self._on_image),
-            (CameraInfo, "camera_info", self._on_camera_info),
-        ):
+        image = "image/compressed" if self.cfg.use_compressed else "image"
+        for topic, callback in ((image, self._on_image), ("camera_info", self._on_camera_info)):
+            msg_type = INPUT_TOPICS[topic]
             events = SubscriptionEventCallbacks(
                 incompatible_qos=self._qos_mismatch(topic, "input_qos", "publisher")
             )

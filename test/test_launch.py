@@ -137,9 +137,11 @@ def test_depth_launch_names_what_the_package_has():
 
 
 def test_depth_launch_helpers():
+    from adu_depth_ros.node_base import INPUT_TOPICS
     from adu_depth_ros.params import SPECS
 
     h = _helpers(SINGLE)
+    assert {src for src, _ in h["_remappings"]("/a", "/b")} == set(INPUT_TOPICS)  # every input the node reads
     assert h["_resolve"]("", "depth") == "/depth"
     assert h["_resolve"]("/front/", "depth/camera_info") == "/front/depth/camera_info"
     assert h["_resolve"]("front", "/cam/image_raw") == "/cam/image_raw"
