@@ -324,6 +324,10 @@ def test_registry_names_and_unknown_name():
     )
     with pytest.raises(KeyError, match="known: .*kitti_eigen"):
         build_reader("kitti")
+    synth = build_dataset("synthetic", size=(32, 64), augment={"flip_prob": 0.0}, n=2, seed=9)
+    assert (
+        synth.reader.config.height == 32 and synth[1]["source_id"] == "synthetic:10"
+    )  # rendered at the size
     ds = build_dataset("middlebury", size=(64, 96))
     item = ds[0]
     assert (

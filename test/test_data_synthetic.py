@@ -15,8 +15,6 @@ from adu_depth_core.data.synthetic import (
     StereoSynthesizer,
     SynthConfig,
     SyntheticStereo,
-    kitti_intrinsics,
-    project_nearest,
 )
 
 
@@ -114,14 +112,6 @@ def test_lidar_is_sparse_beam_pattern_matching_dense_depth(street):
     both = has & np.isfinite(f.depth_m)
     rel = np.abs(lid[both] - f.depth_m[both]) / f.depth_m[both]
     assert np.median(rel) < 0.01  # same surfaces, sampled off pixel centres
-
-
-def test_project_nearest_keeps_the_closest_point():
-    K = kitti_intrinsics(48, 96)
-    pts = np.array([[0.0, 0.0, 10.0], [0.0, 0.0, 5.0], [0.0, 0.0, -3.0], [100.0, 0.0, 1.0]])
-    d = project_nearest(pts, K, 48, 96)
-    u, v = int(round(K[0, 2])), int(round(K[1, 2]))
-    assert d[v, u] == 5.0 and np.isfinite(d).sum() == 1
 
 
 def test_room_layout_has_no_sky():

@@ -21,53 +21,61 @@ from adu_depth_core.data.torch_dataset import StereoDataset
 from adu_depth_core.registry import Registry
 
 DATASETS: Registry = Registry("dataset")
+# A builder is f(output_size, **reader_kwargs) -> reader; output_size is the (H, W) the StereoDataset will
+# produce (or None), a hint a reader may use to avoid resampling (the synthetic one renders at that size).
 
 
 @DATASETS.register("synthetic")
-def _synthetic(**kw: Any) -> Sequence[StereoSample]:
+def _synthetic(output_size: tuple[int, int] | None, **kw: Any) -> Sequence[StereoSample]:
     from adu_depth_core.data.synthetic import SyntheticStereo
 
+    if output_size is not None:
+        kw.setdefault("size", output_size)
     return SyntheticStereo(**kw)
 
 
 @DATASETS.register("kitti_eigen")
-def _kitti(**kw: Any) -> Sequence[StereoSample]:
+def _kitti(output_size: tuple[int, int] | None, **kw: Any) -> Sequence[StereoSample]:
     from adu_depth_core.data.kitti import KittiEigen
 
     return KittiEigen(**kw)
 
 
 @DATASETS.register("drivingstereo")
-def _drivingstereo(**kw: Any) -> Sequence[StereoSample]:
+def _drivingstereo(output_size: tuple[int, int] | None, **kw: Any) -> Sequence[StereoSample]:
     from adu_depth_core.data.drivingstereo import DrivingStereo
 
     return DrivingStereo(**kw)
 
 
 @DATASETS.register("folder")
-def _folder(**kw: Any) -> Sequence[StereoSample]:
+def _folder(output_size: tuple[int, int] | None, **kw: Any) -> Sequence[StereoSample]:
     from adu_depth_core.data.folder import FolderStereo
 
     return FolderStereo(**kw)
 
 
 @DATASETS.register("rosbag")
-def _rosbag(**kw: Any) -> Sequence[StereoSample]:
+def _rosbag(output_size: tuple[int, int] | None, **kw: Any) -> Sequence[StereoSample]:
     from adu_depth_core.data.rosbag import RosbagStereo
 
     return RosbagStereo(**kw)
 
 
 @DATASETS.register("middlebury")
-def _middlebury(**kw: Any) -> Sequence[StereoSample]:
+def _middlebury(output_size: tuple[int, int] | None, **kw: Any) -> Sequence[StereoSample]:
     from adu_depth_core.data.middlebury import MiddleburyMotorcycle
 
     return MiddleburyMotorcycle(**kw)
 
 
-def build_reader(name: str, **kwargs: Any) -> Sequence[StereoSample]:
+def build_reader(
+    name: str, output_size: Sequence[int] | None = None, **kwargs: Any
+) -> Sequence[StereoSample]:
     """The reader registered as `name`, built with its keyword arguments."""
-    return DATASETS.get(name)(**kwargs)
+    return DATASETS.get(name)(
+        None if output_size is None else (int(output_size[0]), int(output_size[1])), **kwargs
+    )
 
 
 def build_dataset(
@@ -81,8 +89,8 @@ def build_dataset(
     if isinstance(augment, dict):
         augment = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in augment.items()})
     return StereoDataset(
-        build_reader(name, **kwargs),
-        size=None if size is None else tuple(size),
+        build_reader(name, output_size=size, **kwargs),
+        size=None if size is None else (int(size[0]), int(size[1])),
         augment=augment,
         skip_bad=skip_bad,
     )

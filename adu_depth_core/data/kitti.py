@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from adu_depth_core.bags.lidar import project_to_depth
 from adu_depth_core.data.augment import hflip
 from adu_depth_core.data.io import read_bytes, read_depth_png, read_rgb
 from adu_depth_core.data.sample import DataError, StereoSample, crop_sample, make_valid
-from adu_depth_core.data.synthetic import project_nearest
 
 BENCHMARK_CROP_HW = (352, 1216)  # KITTI depth benchmark size, bottom-centred
 _BTS_LINE = re.compile(
@@ -64,14 +64,20 @@ def stereo_from_projections(P_left: np.ndarray, P_right: np.ndarray) -> tuple[np
     return P_left[:3, :3].copy(), float(baseline_m)
 
 
-def velo_to_image_matrix(cam_calib: dict, velo_calib: dict, cam: int, paths: tuple[Path, Path]) -> np.ndarray:
-    """3x4 matrix taking homogeneous velodyne points to rectified camera-`cam` pixels times depth."""
+def velo_to_camera(
+    cam_calib: dict, velo_calib: dict, cam: int, paths: tuple[Path, Path]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(T_cam_velo 4x4, K 3x3) of rectified camera `cam`: P_rect_0x @ R_rect_00 @ [R|T] written as K @ T."""
     R_rect = np.eye(4)
     R_rect[:3, :3] = _matrix(cam_calib, "R_rect_00", (3, 3), paths[0])
     velo = np.eye(4)
     velo[:3, :3] = _matrix(velo_calib, "R", (3, 3), paths[1])
     velo[:3, 3] = _matrix(velo_calib, "T", (3, 1), paths[1])[:, 0]
-    return _matrix(cam_calib, f"P_rect_0{cam}", (3, 4), paths[0]) @ R_rect @ velo
+    P = _matrix(cam_calib, f"P_rect_0{cam}", (3, 4), paths[0])
+    K = P[:3, :3].copy()
+    offset = np.eye(4)
+    offset[:3, 3] = np.linalg.solve(K, P[:, 3])  # camera x's offset from the rectified camera 0
+    return offset @ R_rect @ velo, K
 
 
 def read_velodyne(path: str | os.PathLike) -> np.ndarray:
@@ -86,13 +92,12 @@ def read_velodyne(path: str | os.PathLike) -> np.ndarray:
     return np.frombuffer(data, dtype=np.float32).reshape(-1, 4)
 
 
-def lidar_depth(points: np.ndarray, velo_to_img: np.ndarray, height: int, width: int) -> np.ndarray:
+def lidar_depth(
+    points: np.ndarray, T_cam_velo: np.ndarray, K: np.ndarray, height: int, width: int
+) -> np.ndarray:
     """Sparse (H, W) float32 depth from velodyne points: in front only, nearest point per pixel, NaN elsewhere."""
-    pts = points[points[:, 0] > 0].astype(np.float64)  # ahead of the scanner
-    hom = np.concatenate([pts[:, :3], np.ones((len(pts), 1))], axis=1)
-    proj = hom @ velo_to_img.T  # (N, 3): u*z, v*z, z
-    K = np.eye(3)  # proj is already in pixels: project_nearest with the identity camera
-    return project_nearest(proj, K, height, width)
+    ahead = points[points[:, 0] > 0, :3]  # in front of the scanner
+    return project_to_depth(ahead, T_cam_velo, K, height, width)
 
 
 class KittiEigen:
@@ -118,6 +123,7 @@ class KittiEigen:
         self.annotated_root = None if annotated_root is None else Path(annotated_root)
         self.entries = parse_split_file(split_file)
         self._calib: dict[str, tuple[dict, Path]] = {}
+        self._velo: dict[Path, dict] = {}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -173,9 +179,11 @@ class KittiEigen:
             return read_depth_png(self._annotated_path(date, drive, cam, frame), 1.0 / 256.0, hw)
         cal, cal_path = self._cam_calib(date)
         velo_path = self.root / date / "calib_velo_to_cam.txt"
-        P = velo_to_image_matrix(cal, parse_calib_file(velo_path), cam, (cal_path, velo_path))
+        if velo_path not in self._velo:
+            self._velo[velo_path] = parse_calib_file(velo_path)
+        T, K = velo_to_camera(cal, self._velo[velo_path], cam, (cal_path, velo_path))
         scan = read_velodyne(self.root / date / drive / "velodyne_points" / "data" / f"{frame:010d}.bin")
-        return lidar_depth(scan, P, *hw)
+        return lidar_depth(scan, T, K, *hw)
 
     def _annotated_path(self, date: str, drive: str, cam: int, frame: int) -> Path:
         rel = Path("proj_depth") / "groundtruth" / f"image_0{cam}" / f"{frame:010d}.png"

@@ -10,11 +10,12 @@ left camera's x axis, so disparity_px = fx * baseline_m / depth_m exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from adu_depth_core.bags.lidar import project_to_depth
 from adu_depth_core.data import raycast, shading
 from adu_depth_core.data.layouts import LAYOUTS
 from adu_depth_core.data.sample import StereoSample
@@ -67,7 +68,6 @@ class SynthFrame:
     K: np.ndarray  # (3, 3) float64, both views
     baseline_m: float
     seed: int
-    extras: dict = field(default_factory=dict)
 
     def to_sample(self, depth: str = "dense") -> StereoSample:
         """As a StereoSample whose depth is the dense map ("dense") or the sparse LiDAR one ("lidar")."""
@@ -167,23 +167,7 @@ class StereoSynthesizer:
         )
         ok = np.isfinite(t) & (t <= cfg.max_depth_m)
         pts = off[None] + t[ok, None] * dirs[ok]  # left-camera frame
-        return project_nearest(pts, K, h, w)
-
-
-def project_nearest(points_cam: np.ndarray, K: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Sparse (H, W) float32 depth from (N, 3) camera-frame points: nearest per pixel, NaN elsewhere."""
-    depth = np.full((height, width), np.nan, dtype=np.float32)
-    z = points_cam[:, 2]
-    front = z > 1e-3
-    pts, z = points_cam[front], z[front]
-    u = np.round(K[0, 0] * pts[:, 0] / z + K[0, 2]).astype(np.int64)
-    v = np.round(K[1, 1] * pts[:, 1] / z + K[1, 2]).astype(np.int64)
-    inside = (u >= 0) & (u < width) & (v >= 0) & (v < height)
-    lin, z = v[inside] * width + u[inside], z[inside]
-    order = np.argsort(z, kind="stable")
-    first_lin, first = np.unique(lin[order], return_index=True)
-    depth.reshape(-1)[first_lin] = z[order][first]
-    return depth
+        return project_to_depth(pts, np.eye(4), K, h, w)
 
 
 class SyntheticStereo:
