@@ -99,8 +99,8 @@ PARAMS: tuple[ParamSpec, ...] = (
     _p("depth_encoding", "32FC1", "Depth image encoding: 32FC1 metres (NaN invalid) or 16UC1 millimetres (0 invalid), REP 118", choices=DEPTH_ENCODINGS),
     _p("points_stride", 1, "Point cloud keeps every Nth row and column (1 = organised at full size)", min_value=1, max_value=64),
     _p("points_color", True, "Add packed float32 'rgb' from the camera image to the point cloud"),
-    _p("color_min_depth_m", 0.0, "Depth mapped to the near end of 'depth/color' (metres); 0 with color_max_depth_m 0 = per-frame 2-98th percentile", min_value=0.0, max_value=1000.0),
-    _p("color_max_depth_m", 0.0, "Depth mapped to the far end of 'depth/color' (metres); 0 = automatic", min_value=0.0, max_value=1000.0),
+    _p("color_min_depth_m", 0.0, "Depth mapped to the near end of 'depth/color' (metres); used when color_max_depth_m > 0", min_value=0.0, max_value=1000.0),
+    _p("color_max_depth_m", 0.0, "Depth mapped to the far end of 'depth/color' (metres); 0 = per-frame 2nd-98th percentile range", min_value=0.0, max_value=1000.0),
     _p("frame_id", "", "Override for the outputs' header.frame_id; empty = keep the input image's frame_id"),
     # which outputs exist (fixed at start-up)
     _p("publish_depth", True, "Publish 'depth'", read_only=True),

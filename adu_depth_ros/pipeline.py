@@ -207,7 +207,8 @@ class FrameProcessor:
         if "uncertainty" in wanted:
             res.messages["uncertainty"] = conv.numpy_to_image(sigma_m, "32FC1", header)
         if "color" in wanted:
-            lo, hi = cfg.color_min_depth_m or None, cfg.color_max_depth_m or None
+            fixed = cfg.color_max_depth_m > 0  # else the per-frame percentile range
+            lo, hi = (cfg.color_min_depth_m, cfg.color_max_depth_m) if fixed else (None, None)
             res.messages["color"] = conv.numpy_to_image(
                 colormap.colorize_depth(depth_m, lo, hi), "rgb8", header
             )

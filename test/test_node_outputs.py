@@ -202,7 +202,8 @@ def test_network_resolution_rescales_intrinsics_and_cloud(net_node, estimator):
     np.testing.assert_allclose(xyz[~np.isnan(ref)], ref[~np.isnan(ref)], rtol=1e-5, atol=1e-5)
 
 
-def test_16uc1_depth_and_frame_id_override(ctx, tiny_student_ckpt, estimator, rgb):
+def test_16uc1_frame_id_override_and_colour_range(ctx, tiny_student_ckpt, estimator, rgb):
+    from adu_depth_core.runtime.colormap import colorize_depth
     from adu_depth_ros.conversions import image_to_numpy
     from adu_depth_ros.testing import running_node
 
@@ -210,6 +211,8 @@ def test_16uc1_depth_and_frame_id_override(ctx, tiny_student_ckpt, estimator, rg
         "model_path": str(tiny_student_ckpt),
         "depth_encoding": "16UC1",
         "frame_id": "other_optical_frame",
+        "color_min_depth_m": 1.0,
+        "color_max_depth_m": 30.0,
     }
     with running_node(ctx, params, namespace="mm") as (_, probe):
         got = probe.request(rgb, _info(), ALL)
@@ -219,6 +222,8 @@ def test_16uc1_depth_and_frame_id_override(ctx, tiny_student_ckpt, estimator, rg
     exp = _expected_depth(estimator, rgb)[0]
     expected_mm = np.where(np.isfinite(exp), np.rint(np.nan_to_num(exp) * 1000), 0)
     assert np.abs(depth_mm.astype(np.int64) - expected_mm).max() <= 1  # rounding at the .5 mm boundary
+    same = image_to_numpy(got["depth/color"]) == colorize_depth(exp, 1.0, 30.0)  # fixed colour range
+    assert same.all(axis=-1).mean() > 0.99  # (a pixel on a palette-bin edge may round the other way)
 
 
 def test_compressed_input(ctx, tiny_student_ckpt, estimator, rgb):
