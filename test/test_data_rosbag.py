@@ -149,3 +149,87 @@ def test_tolerance_and_errors(tmp_path, frames):
 def test_info_topic_next_to_image_topic():
     assert info_topic_for("/cam/left/image_rect") == "/cam/left/camera_info"
     assert info_topic_for("/cam/right/image_rect/compressed") == "/cam/right/camera_info"
+
+
+def _cloud(ns, xyz):
+    fields = [
+        T["sensor_msgs/msg/PointField"](name=n, offset=4 * k, datatype=7, count=1)
+        for k, n in enumerate("xyz")
+    ]
+    data = np.ascontiguousarray(xyz, dtype="<f4").reshape(-1).view(np.uint8)
+    return T["sensor_msgs/msg/PointCloud2"](
+        header=_header(ns, "lidar"),
+        height=1,
+        width=len(xyz),
+        fields=fields,
+        is_bigendian=False,
+        point_step=12,
+        row_step=12 * len(xyz),
+        data=data.copy(),
+        is_dense=True,
+    )
+
+
+def test_lidar_pointcloud_ground_truth(tmp_path, frames):
+    bag = tmp_path / "bag"
+    _write_bag(bag, StoragePlugin.MCAP, frames[:1])
+    ns = frames[0][0]
+    # LiDAR frame: x forward, y left, z up (REP 103); camera optical: x right, y down, z forward
+    T_cam_lidar = np.array([[0, -1, 0, 0.0], [0, 0, -1, 0.1], [1, 0, 0, -0.2], [0, 0, 0, 1]])
+    pts = np.array([[10.0, 0.0, 0.0], [5.0, -1.0, 0.5], [-4.0, 0.0, 0.0]])  # the last one is behind
+    with Writer(tmp_path / "cloud", version=9, storage_plugin=StoragePlugin.SQLITE3) as w:
+        conns = {}
+        for topic, msgtype in (
+            (LEFT, "sensor_msgs/msg/Image"),
+            (RIGHT, "sensor_msgs/msg/CompressedImage"),
+            ("/stereo/left/camera_info", "sensor_msgs/msg/CameraInfo"),
+            ("/stereo/right/camera_info", "sensor_msgs/msg/CameraInfo"),
+            ("/lidar/points", "sensor_msgs/msg/PointCloud2"),
+        ):
+            conns[topic] = w.add_connection(topic, msgtype, typestore=TS)
+        for topic, msg in (
+            (LEFT, _bgr_image(ns, frames[0][1])),
+            (RIGHT, _png(ns, frames[0][2])),
+            ("/stereo/left/camera_info", _info(ns, 0.0)),
+            ("/stereo/right/camera_info", _info(ns, -FX * B)),
+            ("/lidar/points", _cloud(ns, pts)),
+        ):
+            w.write(conns[topic], ns, TS.serialize_cdr(msg, msg.__msgtype__))
+    with pytest.raises(DataError, match="pass lidar_extrinsic"):
+        RosbagStereo(tmp_path / "cloud", LEFT, RIGHT, depth_topic="/lidar/points")
+    spec = " ".join(str(x) for x in T_cam_lidar.ravel())
+    s = RosbagStereo(tmp_path / "cloud", LEFT, RIGHT, depth_topic="/lidar/points", lidar_extrinsic=spec)[0]
+    cam = pts @ T_cam_lidar[:3, :3].T + T_cam_lidar[:3, 3]
+    assert np.isfinite(s.depth_m).sum() == 2
+    for x, y, z in cam[:2]:
+        u, v = int(round(FX * x / z + W / 2)), int(round(FX * y / z + H / 2))
+        assert s.depth_m[v, u] == pytest.approx(z)
+
+
+def test_rectify_applies_the_camera_info_rotation(tmp_path):
+    rng = np.random.default_rng(5)
+    raw = cv2.GaussianBlur(rng.integers(0, 256, (H, W, 3), np.uint8), (5, 5), 1.5)
+    a = np.deg2rad(3.0)
+    R = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    K = np.array([[FX, 0, W / 2], [0, FX, H / 2], [0, 0, 1]])
+    with Writer(tmp_path / "raw", version=9, storage_plugin=StoragePlugin.SQLITE3) as w:
+        conns = {
+            t: w.add_connection(t, m, typestore=TS)
+            for t, m in (
+                ("/l/image_raw", "sensor_msgs/msg/Image"),
+                ("/r/image_raw", "sensor_msgs/msg/Image"),
+                ("/l/camera_info", "sensor_msgs/msg/CameraInfo"),
+                ("/r/camera_info", "sensor_msgs/msg/CameraInfo"),
+            )
+        }
+        for side, tx in (("l", 0.0), ("r", -FX * B)):
+            info = _info(10, tx)
+            info.r = R.ravel().copy()
+            w.write(conns[f"/{side}/camera_info"], 10, TS.serialize_cdr(info, info.__msgtype__))
+            img = _bgr_image(10, raw)
+            w.write(conns[f"/{side}/image_raw"], 10, TS.serialize_cdr(img, img.__msgtype__))
+    s = RosbagStereo(tmp_path / "raw", "/l/image_raw", "/r/image_raw", rectify=True)[0]
+    expected = cv2.warpPerspective(raw, K @ R @ np.linalg.inv(K), (W, H), flags=cv2.INTER_LINEAR)
+    inner = (slice(8, H - 8), slice(12, W - 12))
+    err = np.abs(s.left[inner].astype(int) - expected[inner]).mean()
+    assert err < 2.0 and np.abs(raw[inner].astype(int) - expected[inner]).mean() > 4 * max(err, 0.5)

@@ -2,7 +2,9 @@
 
 Left/right Image or CompressedImage messages are paired one-to-one by header stamp within
 ``max_dt_s`` (closest first); an optional depth Image topic (32FC1 m or 16UC1 mm, registered to the
-left camera) is matched to the left stamps the same way. K is the left camera_info's P[:3, :3]
+left camera) or a LiDAR PointCloud2 topic (with ``lidar_extrinsic``: T_cam_lidar as 16 numbers, a
+YAML or a KITTI-style .txt, projected into the left view, nearest point per pixel) is matched to the
+left stamps the same way. K is the left camera_info's P[:3, :3]
 (rectified images) and the baseline comes from the right camera_info (ROS: P[0, 3] = -fx * B),
 unless ``baseline_m`` is given. ``rectify=True`` undistorts and rectifies raw images with each
 camera_info's K, D, R, P first. The bag is indexed once (header stamps read straight from the CDR
@@ -23,6 +25,7 @@ from adu_depth_core.data.sample import DataError, StereoSample, make_valid
 
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+CLOUD_TYPE = "sensor_msgs/msg/PointCloud2"
 
 
 def _bags():
@@ -66,6 +69,7 @@ class RosbagStereo:
         max_dt_s: float = 0.005,
         baseline_m: float | None = None,
         rectify: bool = False,
+        lidar_extrinsic: str | os.PathLike | None = None,
     ) -> None:
         p = Path(path)
         self.path = p.parent if p.is_file() else p
@@ -80,6 +84,14 @@ class RosbagStereo:
         if depth_topic:
             self.topics["depth"] = depth_topic
         self.rectify = rectify
+        self.T_cam_lidar = None
+        if lidar_extrinsic is not None:
+            from adu_depth_core.bags.lidar import ExtrinsicError, load_extrinsic
+
+            try:
+                self.T_cam_lidar = load_extrinsic(lidar_extrinsic)
+            except ExtrinsicError as exc:
+                raise DataError(str(exc)) from None
         self._reader: Any = None
         self._typestore: Any = None
         refs, infos = self._index()
@@ -111,9 +123,20 @@ class RosbagStereo:
         if not conns:
             have = ", ".join(sorted({c.topic for c in self._reader.connections}))
             raise DataError(f"{role} topic '{topic}' is not in bag {self.path}; topics there: {have}")
-        wanted = INFO_TYPE if role.endswith("info") else IMAGE_TYPES
-        if conns[0].msgtype not in wanted and not (role == "depth" and conns[0].msgtype == IMAGE_TYPES[0]):
-            raise DataError(f"{role} topic '{topic}' has type {conns[0].msgtype}, expected {wanted}")
+        wanted = {
+            "left_info": (INFO_TYPE,),
+            "right_info": (INFO_TYPE,),
+            "depth": (IMAGE_TYPES[0], CLOUD_TYPE),
+        }
+        allowed = wanted.get(role, IMAGE_TYPES)
+        if conns[0].msgtype not in allowed:
+            raise DataError(
+                f"{role} topic '{topic}' has type {conns[0].msgtype}, expected {' or '.join(allowed)}"
+            )
+        if conns[0].msgtype == CLOUD_TYPE and self.T_cam_lidar is None:
+            raise DataError(
+                f"depth topic '{topic}' is a PointCloud2: pass lidar_extrinsic (T_cam_lidar) to project it"
+            )
         return conns
 
     def _index(self) -> tuple[dict[str, list[_Ref]], dict[str, Any]]:
@@ -154,6 +177,8 @@ class RosbagStereo:
                 "of a rectified pair); pass baseline_m=..."
             )
         self._maps = None
+        R_left = np.asarray(infos["left_info"].r, dtype=np.float64).reshape(3, 3)
+        self._R_left = R_left if R_left.any() else np.eye(3)
         if self.rectify:
             self._maps = tuple(_rectify_maps(infos[r], self.topics[r]) for r in ("left_info", "right_info"))
 
@@ -178,23 +203,33 @@ class RosbagStereo:
         left_ref, right_ref, depth_ref = self.samples[i]
         source = f"{self.path}@{left_ref.stamp_ns}"
         try:
-            left = messages.image_to_rgb(self._fetch(left_ref))
-            right = messages.image_to_rgb(self._fetch(right_ref))
-            depth = None if depth_ref is None else messages.depth_to_metres(self._fetch(depth_ref))
+            images = [messages.image_to_rgb(self._fetch(ref)) for ref in (left_ref, right_ref)]
+            depth = None if depth_ref is None else self._depth(self._fetch(depth_ref), source)
         except messages.MessageError as exc:
             raise DataError(f"{source}: {exc}") from None
-        for name, arr in (("left", left), ("right", right), ("depth", depth)):
-            if arr is not None and arr.shape[:2] != self.hw:
-                raise DataError(
-                    f"{source}: {name} image is {arr.shape[1]}x{arr.shape[0]} but camera_info "
-                    f"says {self.hw[1]}x{self.hw[0]}"
-                )
+        for name, arr in zip(("left", "right"), images):
+            _check_size(arr, self.hw, f"{source}: {name} image")
         if self._maps is not None:
-            left, right = (cv2.remap(img, *m, cv2.INTER_LINEAR) for img, m in zip((left, right), self._maps))
-            if depth is not None:
-                depth = cv2.remap(depth, *self._maps[0], cv2.INTER_NEAREST, borderValue=np.nan)
+            images = [cv2.remap(img, *m, cv2.INTER_LINEAR) for img, m in zip(images, self._maps)]
         valid = None if depth is None else make_valid(depth)
-        return StereoSample(left, right, depth, valid, self.K.copy(), self.baseline_m, source)
+        return StereoSample(images[0], images[1], depth, valid, self.K.copy(), self.baseline_m, source)
+
+    def _depth(self, msg: Any, source: str) -> np.ndarray:
+        """Depth in the (rectified) left view from a depth Image or a LiDAR PointCloud2."""
+        messages, _, _ = _bags()
+        if msg.__msgtype__ != CLOUD_TYPE:
+            depth = _check_size(messages.depth_to_metres(msg), self.hw, f"{source}: depth image")
+            if self._maps is not None:
+                depth = cv2.remap(depth, *self._maps[0], cv2.INTER_NEAREST, borderValue=np.nan)
+            return depth
+        from adu_depth_core.bags.lidar import project_to_depth
+
+        T = self.T_cam_lidar
+        if self._maps is not None:  # the rectified left frame is R_left @ its optical frame
+            R = np.eye(4)
+            R[:3, :3] = self._R_left
+            T = R @ T
+        return project_to_depth(messages.pointcloud_xyz(msg), T, self.K, *self.hw)
 
     def _fetch(self, ref: _Ref) -> Any:
         messages, _, _ = _bags()
@@ -215,6 +250,12 @@ class RosbagStereo:
         state = dict(self.__dict__)
         state["_reader"] = state["_typestore"] = None  # reopened lazily in each worker
         return state
+
+
+def _check_size(arr: np.ndarray, hw: tuple[int, int], what: str) -> np.ndarray:
+    if arr.shape[:2] != hw:
+        raise DataError(f"{what} is {arr.shape[1]}x{arr.shape[0]} but camera_info says {hw[1]}x{hw[0]}")
+    return arr
 
 
 def _rectify_maps(info: Any, topic: str) -> tuple[np.ndarray, np.ndarray]:
