@@ -25,8 +25,11 @@ from adu_depth_core.data.textures import TextureAtlas
 # KITTI raw, 2011_09_26, P_rect_02: fx = fy = 721.5377 at 1242 x 375, principal point (609.5593, 172.854).
 KITTI_FX, KITTI_CX, KITTI_CY, KITTI_W, KITTI_H = 721.5377, 609.5593, 172.854, 1242, 375
 KITTI_BASELINE_M = 0.54
-# HDL-64E: 64 beams from +2.0 to -24.8 degrees elevation, about 0.08 degrees between firings.
-LIDAR_UP_DEG, LIDAR_DOWN_DEG, LIDAR_AZIMUTH_STEP_DEG = 2.0, -24.8, 0.08
+# HDL-64E (KITTI's scanner): an upper block of 32 beams from +2.0 to -8.33 deg (1/3 deg apart) and a
+# lower block of 32 from -8.83 to -24.33 deg (1/2 deg apart). A KITTI scan holds ~120k points, i.e.
+# ~1900 per beam per turn: one firing every ~0.19 deg of azimuth.
+LIDAR_BLOCKS_DEG = ((2.0, -8.33), (-8.83, -24.33))
+LIDAR_AZIMUTH_STEP_DEG = 0.19
 TILE_PX = 16  # culling granularity of the ray caster
 
 
@@ -40,6 +43,13 @@ def kitti_intrinsics(height: int, width: int) -> np.ndarray:
             [0.0, 0.0, 1.0],
         ]
     )
+
+
+def lidar_elevations_deg(beams: int) -> np.ndarray:
+    """Beam elevations: the HDL-64E's two blocks for 64 beams, else evenly over its +2 to -24.33 deg."""
+    if beams == 64:
+        return np.concatenate([np.linspace(*LIDAR_BLOCKS_DEG[0], 32), np.linspace(*LIDAR_BLOCKS_DEG[1], 32)])
+    return np.linspace(LIDAR_BLOCKS_DEG[0][0], LIDAR_BLOCKS_DEG[1][1], beams)
 
 
 @dataclass(frozen=True)
@@ -144,11 +154,9 @@ class StereoSynthesizer:
         cfg, K = self.config, self.K
         h, w = cfg.height, cfg.width
         half_fov = np.arctan(max(K[0, 2] + 1, w - K[0, 2]) / K[0, 0])
-        step_deg = max(
-            LIDAR_AZIMUTH_STEP_DEG, 0.5 * np.rad2deg(1.0 / K[0, 0])
-        )  # no use beyond 2 points per pixel
+        step_deg = max(LIDAR_AZIMUTH_STEP_DEG, 0.5 * np.rad2deg(1.0 / K[0, 0]))  # <= 2 points per pixel
         az = np.deg2rad(np.arange(-np.rad2deg(half_fov), np.rad2deg(half_fov), step_deg))
-        el = np.deg2rad(np.linspace(LIDAR_UP_DEG, LIDAR_DOWN_DEG, cfg.lidar_beams))
+        el = np.deg2rad(lidar_elevations_deg(cfg.lidar_beams))
         A, E = np.meshgrid(az, el)
         dirs = np.stack([np.tan(A), -np.tan(E) / np.cos(A), np.ones_like(A)], -1).reshape(-1, 3)
         off = np.asarray(cfg.lidar_offset_m, dtype=np.float64)
@@ -159,12 +167,8 @@ class StereoSynthesizer:
         R = s.rig_R
         d = torch.from_numpy(dirs).to(torch.float32).to(self.device) @ R.T
         o = (R @ torch.from_numpy(off).to(torch.float32).to(self.device))[None]
-        t = (
-            raycast.intersect(s, o, d, raycast.chunk_bundles(len(d), 64, self.device))
-            .t.cpu()
-            .numpy()
-            .astype(np.float64)
-        )
+        hit = raycast.intersect(s, o, d, raycast.chunk_bundles(len(d), 64, self.device))
+        t = hit.t.cpu().numpy().astype(np.float64)
         ok = np.isfinite(t) & (t <= cfg.max_depth_m)
         pts = off[None] + t[ok, None] * dirs[ok]  # left-camera frame
         return project_to_depth(pts, np.eye(4), K, h, w)
