@@ -104,6 +104,18 @@ def _wait(predicate, timeout_s: float, alive=lambda: True) -> bool:
     return predicate()
 
 
+def _linked(player, recorder, remap: dict[str, str]) -> bool:
+    """True once the node subscribes to every input and publishes every output the recorder wants.
+
+    The node only works for outputs someone listens to, so playing before discovery
+    has matched every link would lose frames.
+    """
+    node_inputs = [t for t, dst in remap.items() if dst != f"{NS}/depth_gt"]
+    return all(player.subscriber_count(t) for t in node_inputs) and all(
+        recorder.count_publishers(t) for t in OUTPUTS
+    )
+
+
 def play_and_record(
     sample_bag: Path, out_bag: Path, node: subprocess.Popen, domain_id: int, timeout_s: float
 ) -> PlayStats:
@@ -120,8 +132,8 @@ def play_and_record(
         try:
             with spinning(ctx, player, recorder):
                 image_topics = [t for t, dst in remap.items() if dst == f"{NS}/image_raw"]
-                if not _wait(lambda: player.subscriber_count(image_topics[0]) > 0, 180.0, alive):
-                    raise RuntimeError("depth_node never subscribed to its image topic (see node.log)")
+                if not _wait(lambda: _linked(player, recorder, remap), 180.0, alive):
+                    raise RuntimeError("depth_node never connected to the player and recorder (see node.log)")
                 start = time.monotonic()
                 for stamp in player.stamps:
                     is_frame = bool(player.frame_topics(stamp) & set(image_topics))
@@ -195,6 +207,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--frame-timeout", type=float, default=120.0, help="seconds to wait for the node's answer to a frame"
     )
     p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME:=VALUE",
+        help="extra depth_node parameter, e.g. points_stride:=2 (repeatable)",
+    )
+    p.add_argument(
         "--domain-id", type=int, default=None, help="ROS_DOMAIN_ID (default: a free one from the pid)"
     )
     return p.parse_args(argv)
@@ -215,6 +234,14 @@ def main(argv: list[str] | None = None) -> int:
         if not sample.exists():
             print(f"[1/4] writing the sample bag ({args.frames} street frames + Middlebury) to {sample}")
             write_sample_bag(sample, SampleBagConfig(n=args.frames, height=h, width=w))
+    try:  # fail in seconds, with the runtime's own message, rather than after a silent node
+        from adu_depth_core.runtime import DepthEstimator
+
+        with DepthEstimator.from_file(args.model, backend=args.backend) as est:
+            print(f"      model: {est.describe()}")
+    except Exception as exc:  # any load failure ends the demo here with its message
+        print(f"demo failed: cannot load model '{args.model}': {exc}", file=sys.stderr)
+        return 1
     out_bag = out / "output_bag"
     if out_bag.exists():
         import shutil

@@ -8,8 +8,9 @@ import os
 
 import pytest
 
-# Keep the 2-core CI box responsive and runs repeatable.
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+# One intra-op thread per process: several test processes (node subprocesses, torchrun ranks)
+# share 2 cores, and oversubscribed OpenMP threads were ~10x slower than one each.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def _has(module: str) -> bool:
