@@ -23,12 +23,12 @@ from adu_depth_core.runtime.backends.base import (
     INPUT_NAME,
     ONNX_FORMAT,
     OUTPUT_NAMES,
+    PRECISION_KEY,
     ModelFileError,
 )
 from adu_depth_core.runtime.cache import write_atomic
 from adu_depth_core.runtime.onnx_graph import merge_sibling_convs, toposort
 
-PRECISION_KEY = "adu_depth.precision"
 MIN_OPSET = 17
 
 
@@ -144,6 +144,8 @@ def convert_onnx_fp16(src: str | os.PathLike, out: str | os.PathLike) -> Path:
 
     proto = onnx.load(str(src))
     card = read_onnx_card(src)
+    if {p.key: p.value for p in proto.metadata_props}.get(PRECISION_KEY) == "fp16":
+        return write_atomic(out, Path(src).read_bytes())  # already fp16
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         half = convert_float_to_float16(proto, keep_io_types=True)

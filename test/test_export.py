@@ -86,6 +86,11 @@ def test_fp16_onnx_keeps_fp32_io_and_stays_close(exported, tiny_student_ckpt, tm
     assert _meta(half)["adu_depth.precision"] == "fp16"
     report = ex.parity_check(load_model(tiny_student_ckpt)[0], half, ex.default_parity_images())
     assert 1e-6 < report.max_rel_depth < 1e-2  # really fp16 (not identical), still close
+    again = ex.convert_onnx_fp16(half, tmp_path / "twice.onnx")  # already fp16: copied, not converted again
+    assert again.read_bytes() == half.read_bytes()
+    from adu_depth_core.runtime import DepthEstimator
+
+    assert DepthEstimator.from_file(half).backend.precision == "fp16"  # the file says what it computes in
 
 
 def test_cli_export_at_another_size_prints_parity(tiny_student_ckpt, tmp_path, capsys):

@@ -18,6 +18,7 @@ INPUT_NAME = "image"  # 1 x 3 x H x W float RGB in [0, 1]
 OUTPUT_NAMES = ("depth_m", "sigma_m")  # 1 x 1 x H x W metres each
 CARD_KEY = "adu_depth.card"  # ONNX metadata_props key holding the model card as JSON
 FORMAT_KEY = "adu_depth.format"
+PRECISION_KEY = "adu_depth.precision"  # "fp32" or "fp16": what the ONNX computes in
 ONNX_FORMAT = "adu-depth-onnx/1"
 PRECISIONS = ("fp32", "fp16", "int8")
 

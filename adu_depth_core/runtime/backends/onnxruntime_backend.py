@@ -14,6 +14,7 @@ from adu_depth_core.runtime.backends.base import (
     CARD_KEY,
     INPUT_NAME,
     OUTPUT_NAMES,
+    PRECISION_KEY,
     Backend,
     BackendOptions,
     BackendUnavailableError,
@@ -136,4 +137,5 @@ def load(path: Path, kind: str, opts: BackendOptions) -> OnnxRuntimeBackend:
     device = opts.device or "cpu"
     session = open_session(ort, path, opts, device)
     card, input_hw = check_session(session, path, opts)
-    return OnnxRuntimeBackend(session, card, input_hw, opts.precision, device)
+    precision = session.get_modelmeta().custom_metadata_map.get(PRECISION_KEY, opts.precision)
+    return OnnxRuntimeBackend(session, card, input_hw, precision, device)

@@ -127,7 +127,7 @@ def _engine_for_onnx(trt, cuda, gpu: str, onnx_path: Path, opts: BackendOptions,
     from adu_depth_core.runtime import cache
 
     if card is None:
-        import onnx  # card and size from the ONNX metadata
+        onnx = require("onnx", "tensorrt", "install it with `pip install onnx` (reads the model card)")
 
         meta = {p.key: p.value for p in onnx.load(str(onnx_path), load_external_data=False).metadata_props}
         if CARD_KEY not in meta:
