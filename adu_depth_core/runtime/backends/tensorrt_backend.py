@@ -104,7 +104,7 @@ class TensorRTBackend(Backend):
         try:
             for buf in self._io.values():
                 buf.device.free()
-            self._context = self._engine = self._io = None
+            self._context = self._engine = self._io = self.keep_alive = None
         finally:
             self._ctx.pop()
             self._ctx.detach()
@@ -112,6 +112,7 @@ class TensorRTBackend(Backend):
 
 
 def _deserialize(trt, engine_path: Path):
+    """(runtime, engine): the runtime (and its logger) must outlive the engine, so the backend keeps both."""
     runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
     engine = runtime.deserialize_cuda_engine(engine_path.read_bytes())
     if engine is None:
@@ -119,7 +120,7 @@ def _deserialize(trt, engine_path: Path):
             f"TensorRT could not load {engine_path} (corrupt, truncated, or built by another TensorRT/GPU); "
             "rebuild it with `adu-depth export --tensorrt` on this machine"
         )
-    return engine
+    return runtime, engine
 
 
 def _engine_for_onnx(trt, cuda, gpu: str, onnx_path: Path, opts: BackendOptions, card=None) -> Path:
@@ -135,7 +136,12 @@ def _engine_for_onnx(trt, cuda, gpu: str, onnx_path: Path, opts: BackendOptions,
                 f"{onnx_path} has no adu-depth model card; export it with `adu-depth export`"
             )
         card = card_from_json(meta[CARD_KEY], str(onnx_path))
-    input_hw = tuple(opts.input_size or (card.input_height, card.input_width))
+    input_hw = (card.input_height, card.input_width)  # our ONNX files have a fixed input size
+    if opts.input_size and tuple(opts.input_size) != input_hw:
+        raise ValueError(
+            f"{onnx_path} was exported for input {input_hw[0]}x{input_hw[1]}; re-export it for "
+            f"{opts.input_size[0]}x{opts.input_size[1]} (adu-depth export --height/--width)"
+        )
     root = cache.cache_dir(opts.cache_dir)
     path = te.cached_engine_path(root, onnx_path, trt.__version__, gpu, opts.precision, input_hw)
     if not path.is_file() or te.read_meta(path) is None:
@@ -188,15 +194,18 @@ def load(path: Path, kind: str, opts: BackendOptions) -> TensorRTBackend:
         if kind == "onnx":
             path = _engine_for_onnx(trt, cuda, gpu, path, opts)
         path, meta = _checked_engine(trt, cuda, gpu, path, opts)
-        engine = _deserialize(trt, path)
+        runtime, engine = _deserialize(trt, path)
         if meta is not None:
             card, precision = ModelCard.from_dict(meta["card"]), meta["precision"]
             input_hw = tuple(meta["input_hw"])
         else:
             shape = tuple(engine.get_tensor_shape(INPUT_NAME)) if hasattr(engine, "num_io_tensors") else ()
             input_hw = tuple(opts.input_size or shape[2:4])
+            if len(input_hw) != 2 or min(input_hw) <= 0:
+                raise ModelFileError(f"{path} has no sidecar and no fixed input size; pass input_size=(h, w)")
             card, precision = ModelCard(input_height=input_hw[0], input_width=input_hw[1]), opts.precision
         backend = TensorRTBackend(trt, cuda, ctx, engine, card, input_hw, precision, device)
+        backend.keep_alive = runtime
     except BaseException:
         ctx.pop()
         ctx.detach()
