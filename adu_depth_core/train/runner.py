@@ -29,30 +29,23 @@ class TaskParts:
     exclude_prefixes: tuple[str, ...] = ()
 
 
-def build_reader_for(dataset: str, kwargs: dict):
-    """The data registry's reader (kwargs go to the reader, e.g. synthetic ``n``, ``seed``, render ``size``)."""
+def build_reader_for(dataset: str, kwargs: dict, output_size: tuple[int, int] | None = None):
+    """The data registry's reader (kwargs go to the reader, e.g. synthetic ``n``, ``seed``, ``depth``)."""
     from adu_depth_core.data import build_reader
 
-    return build_reader(dataset, **{k: v for k, v in kwargs.items() if k not in ("augment", "skip_bad")})
+    return build_reader(dataset, output_size=output_size, **kwargs)
 
 
 def build_train_dataset(dc: DataConfig):
-    """StereoDataset at the network size over the configured reader.
+    """StereoDataset at the network size; ``data.kwargs`` may hold ``augment`` and ``skip_bad`` too."""
+    from adu_depth_core.data import build_dataset
 
-    Adapter: ``data.build_dataset`` uses ``size`` for the crop, so a reader's own ``size``
-    (the synthetic render size) could not be passed through it; the dataset is built here.
-    """
-    from adu_depth_core.data import AugmentConfig, StereoDataset
-
-    aug = dc.kwargs.get("augment")
-    if isinstance(aug, dict):
-        aug = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()})
-    return StereoDataset(
-        build_reader_for(dc.dataset, dc.kwargs),
-        size=(dc.height, dc.width),
-        augment=aug,
-        skip_bad=bool(dc.kwargs.get("skip_bad", False)),
-    )
+    if "size" in dc.kwargs:
+        raise ValueError(
+            "data.kwargs.size is not a reader option here: the network size data.height x data.width is "
+            "passed to the reader (the synthetic one renders at it); remove data.kwargs.size"
+        )
+    return build_dataset(dc.dataset, size=(dc.height, dc.width), **dc.kwargs)
 
 
 def build_task(cfg: TrainConfig) -> TaskParts:
@@ -90,7 +83,7 @@ def make_validator(vc: ValConfig, cfg: TrainConfig, mc: ModelConfig):
     """``validate(model) -> mean metrics`` over the first ``num_images`` held-out samples (cached)."""
     from adu_depth_core.train.evaluate import EvalOptions, evaluate_model
 
-    reader = build_reader_for(vc.dataset, vc.kwargs)
+    reader = build_reader_for(vc.dataset, vc.kwargs, (cfg.data.height, cfg.data.width))
     samples = [reader[i] for i in range(min(vc.num_images, len(reader)))]
     opts = EvalOptions(crop=vc.crop, min_depth_m=mc.min_depth, max_depth_m=mc.max_depth, figures=0)
     card = model_card(mc, cfg, {})
