@@ -333,3 +333,17 @@ def test_registry_names_and_unknown_name():
     assert (
         item["left"].shape == (3, 64, 96) and item["has_depth"] and item["depth"][item["valid"]].min() > 2.0
     )
+
+
+def test_file_readers_and_writers_import_without_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import adu_depth_core.data.folder, adu_depth_core.data.kitti, adu_depth_core.data.drivingstereo\n"
+        "import adu_depth_core.data.rosbag, adu_depth_core.data.middlebury, adu_depth_core.data.datasets\n"
+        "from adu_depth_core.data import DataError, build_reader\n"
+        "assert 'torch' not in sys.modules, 'a file reader pulled in torch'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -13,12 +13,14 @@ Readers are imported inside the builders, so the registry is cheap to import.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adu_depth_core.data.augment import AugmentConfig
 from adu_depth_core.data.sample import StereoSample
-from adu_depth_core.data.torch_dataset import StereoDataset
 from adu_depth_core.registry import Registry
+
+if TYPE_CHECKING:
+    from adu_depth_core.data.torch_dataset import StereoDataset
 
 DATASETS: Registry = Registry("dataset")
 # A builder is f(output_size, **reader_kwargs) -> reader; output_size is the (H, W) the StereoDataset will
@@ -86,6 +88,8 @@ def build_dataset(
     **kwargs: Any,
 ) -> StereoDataset:
     """A StereoDataset over the reader `name`; augment may be an AugmentConfig or its fields as a dict."""
+    from adu_depth_core.data.torch_dataset import StereoDataset
+
     if isinstance(augment, dict):
         augment = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in augment.items()})
     return StereoDataset(
