@@ -6,6 +6,7 @@ TensorRT model needs neither torch nor the training stack.
 """
 
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
@@ -43,11 +44,13 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     description="Monocular metric depth + uncertainty for ROS 2 (ADU-Depth distillation)",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10,<3.13",
-    packages=find_packages(include=["adu_depth_core", "adu_depth_core.*", "adu_depth_ros", "adu_depth_ros.*"]),
+    packages=find_packages(
+        include=["adu_depth_core", "adu_depth_core.*", "adu_depth_ros", "adu_depth_ros.*"]
+    ),
     package_data={"adu_depth_core": ["assets/*", "assets/**/*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
@@ -76,6 +79,7 @@ setup(
         "console_scripts": [
             "adu-depth = adu_depth_core.cli.main:main",
             "depth_node = adu_depth_ros.depth_node:main",
+            "depth_demo = adu_depth_ros.demo:main",
         ],
     },
 )

@@ -29,10 +29,16 @@ def _cuda_available() -> bool:
 
 
 _SKIPS = {
-    "ros": (lambda: _has("rclpy") and _has("sensor_msgs"), "rclpy / sensor_msgs not installed (pip install .[ros])"),
+    "ros": (
+        lambda: _has("rclpy") and _has("sensor_msgs"),
+        "rclpy / sensor_msgs not installed (pip install .[ros])",
+    ),
     "gpu": (_cuda_available, "no CUDA GPU on this machine"),
     "tensorrt": (lambda: _has("tensorrt") and _has("pycuda"), "TensorRT and pycuda are not installed here"),
-    "launch": (lambda: _has("launch") and _has("launch_ros"), "ROS 2 launch/launch_ros are not installable from PyPI"),
+    "launch": (
+        lambda: _has("launch") and _has("launch_ros"),
+        "ROS 2 launch/launch_ros are not installable from PyPI",
+    ),
 }
 
 

@@ -87,7 +87,9 @@ def test_readme_test_command_is_what_ci_runs():
 
 
 def _copy_sources(dst: Path) -> None:
-    ignore = shutil.ignore_patterns(".git", ".venv", "build", "install", "log", "runs", "out", "__pycache__", "*.egg-info")
+    ignore = shutil.ignore_patterns(
+        ".git", ".venv", "build", "install", "log", "runs", "out", "__pycache__", "*.egg-info"
+    )
     shutil.copytree(ROOT, dst, ignore=ignore)
 
 
@@ -119,7 +121,9 @@ def test_colcon_build_installs_the_ros_layout(tmp_path):
     site = next((prefix / "lib").glob("python3*/site-packages"))
     bundled = ROOT / "adu_depth_core" / "assets" / "student_default.pt"
     if bundled.exists():
-        assert (site / "adu_depth_core" / "assets" / "student_default.pt").stat().st_size == bundled.stat().st_size
+        assert (
+            site / "adu_depth_core" / "assets" / "student_default.pt"
+        ).stat().st_size == bundled.stat().st_size
 
     # The installed tree (not this checkout) answers: the console script runs from the install prefix.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

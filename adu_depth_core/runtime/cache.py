@@ -63,21 +63,7 @@ def fp16_onnx(onnx_path: Path, cache: Path) -> Path:
 
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Atomically write ``data`` to ``path`` with the usual permissions (0666 minus the umask)."""
+    """Atomically write ``data`` to ``path`` (0666 minus the umask, like a plain open)."""
     from adu_depth_core.checkpoint import atomic_write_bytes
 
-    out = atomic_write_bytes(path, lambda f: f.write(data))  # its temporary file is created 0600
-    os.chmod(out, 0o666 & ~_umask())
-    return out
-
-
-def _umask() -> int:
-    """The process umask, read without changing it (os.umask would, racing other threads)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    return 0o022
+    return atomic_write_bytes(path, lambda f: f.write(data))
