@@ -38,6 +38,9 @@ class DataConfig:
     width: int = 640
     batch_size: int = 8  # per rank
     workers: int = 2
+    # the input size written into the model card (what the runtime resizes images to); None = height x width.
+    # Differs from the training crop when training on crops of larger images (KITTI: crops 352x704, card 352x1216)
+    card_size: tuple[int, int] | None = None
 
 
 @dataclass
@@ -100,10 +103,14 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got '{self.task}'")
-        for name in ("height", "width"):
-            v = getattr(self.data, name)
+        sizes = {"data.height": self.data.height, "data.width": self.data.width}
+        if self.data.card_size is not None:
+            sizes.update(
+                {"data.card_size[0]": self.data.card_size[0], "data.card_size[1]": self.data.card_size[1]}
+            )
+        for name, v in sizes.items():
             if v <= 0 or v % 32:
-                raise ValueError(f"data.{name} must be a positive multiple of 32, got {v}")
+                raise ValueError(f"{name} must be a positive multiple of 32, got {v}")
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

@@ -57,6 +57,7 @@ class EvalResult:
     examples: list[dict] = field(default_factory=list)
 
 
+@torch.no_grad()
 def predict(
     model: nn.Module, card: ModelCard, left: np.ndarray, right: np.ndarray | None, input_hw: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:

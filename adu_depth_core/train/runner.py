@@ -64,13 +64,14 @@ def build_task(cfg: TrainConfig) -> TaskParts:
 
 
 def model_card(mc: ModelConfig, cfg: TrainConfig, metrics: dict[str, float]) -> ModelCard:
-    """The self-description of the trained network (input size = the training crop)."""
+    """The self-description of the trained network (input size: data.card_size, else the training crop)."""
+    height, width = cfg.data.card_size or (cfg.data.height, cfg.data.width)
     return ModelCard(
         arch=mc.arch,
         encoder=mc.encoder,
         model_kwargs=mc.model_kwargs(),
-        input_height=cfg.data.height,
-        input_width=cfg.data.width,
+        input_height=int(height),
+        input_width=int(width),
         min_depth_m=mc.min_depth,
         max_depth_m=mc.max_depth,
         metrics=dict(metrics),
