@@ -155,8 +155,9 @@ def test_killed_run_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path, ran
     killed_at = torch.load(last, weights_only=True)["step"]
     assert 3 <= killed_at < 10
 
+    # Only the checkpoint: its saved config (teacher path, run folder, steps) is enough to continue.
     resumed = subprocess.run(
-        [*CLI, *base, "--config", str(cfg), "--resume"], env=ENV, capture_output=True, text=True, timeout=240
+        [*CLI, "distill", "--resume", str(last)], env=ENV, capture_output=True, text=True, timeout=240
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     _assert_same(_weights(full_run / "model.pt"), _weights(killed_run / "model.pt"), atol=1e-6)

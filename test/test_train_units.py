@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import math
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 from torch import nn
 
 from adu_depth_core.checkpoint import CheckpointError, ModelCard, save_checkpoint
@@ -174,3 +176,39 @@ def test_generic_trainer_resumes_bitwise_on_a_toy_task(tmp_path):
     resumed = _toy_fit(tmp_path / "again", 8, resume=tmp_path / "full" / "checkpoints" / "step_0000003.pt")
     for k in full:
         assert torch.equal(full[k], resumed[k]), k
+
+
+def test_trainer_writes_tensorboard_scalars_and_images(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from adu_depth_core.train.trainer import Trainer
+
+    cfg = TrainConfig(
+        task="teacher",
+        data=DataConfig(batch_size=4, workers=0, height=32, width=32),
+        train=RunConfig(steps=4, run_dir=str(tmp_path), ckpt_every=10, log_every=2, image_every=2),
+    )
+    Trainer(_ToyTask(), _ToyData(), cfg, shipped="model", make_card=lambda m: ModelCard(metrics=m)).fit()
+    events = EventAccumulator(str(tmp_path / "tb"))
+    events.Reload()
+    tags = events.Tags()
+    assert {"train/loss", "train/l1", "train/lr", "train/grad_norm"} <= set(tags["scalars"])
+    assert [e.step for e in events.Scalars("train/loss")] == [2, 4]
+    assert tags["images"] == ["train/image_depth_sigma_gt"]
+    saved = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    assert saved["train"]["steps"] == 4 and TrainConfig.from_dict(saved) == cfg
+
+
+@pytest.mark.parametrize(
+    "path", sorted(Path(__file__).parents[1].glob("config/train/*.yaml")), ids=lambda p: p.name
+)
+def test_shipped_training_configs_parse(path):
+    if path.name.startswith("ablation"):
+        from adu_depth_core.train.ablation import load_ablation_config, row_config
+
+        cfg = load_ablation_config(path)
+        assert row_config(cfg, "6", 0, "t.pt").loss.use_uncertainty_guidance
+        assert not row_config(cfg, "1", 0, "t.pt").loss.response_distill
+    else:
+        cfg = load_train_config(path)
+        assert cfg.task in ("teacher", "distill") and "size" not in cfg.data.kwargs
