@@ -18,9 +18,11 @@ The point-cloud cost is ``node+points - node`` (end to end), and the node's own
 ``points`` stage from /diagnostics (back-projection + message build).
 Without ``--model`` and no bundled student, a random-weight student at
 ``--height x --width`` is used (speed does not depend on the weights).
-Large messages (a 192x640 organised cloud is ~2 MB) dominate the end-to-end
-cost over Fast DDS loopback; ``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA`` in the
-environment (Fast DDS >= 2.13) is the usual remedy for both processes.
+Large messages (a 192x640 organised cloud is ~2 MB) do not fit Fast DDS's
+default 0.5 MB shared-memory segment and go over UDP loopback, where a lost
+fragment waits for the next heartbeat (2-3 s spikes). ``--shm-segment-mb 32``
+runs both processes with a Fast DDS profile (FASTRTPS_DEFAULT_PROFILES_FILE) whose
+segment holds them; the same profile is what to give a robot's other nodes.
 """
 
 from __future__ import annotations
@@ -59,6 +61,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--threads", type=int, default=0, help="CPU threads for both (node cpu_threads); 0 = library default"
     )
+    p.add_argument(
+        "--shm-segment-mb",
+        type=int,
+        default=0,
+        help="run both processes with a Fast DDS profile whose shared-memory segment is this big (0 = middleware default)",
+    )
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     return p.parse_args(argv)
 
@@ -82,6 +90,35 @@ def resolve_model(args: argparse.Namespace, tmp: Path) -> str:
     path = tmp / "random_student.pt"
     save_checkpoint(path, create_student(pretrained=False, **kw).eval().state_dict(), card)
     return str(path)
+
+
+FASTDDS_SHM_PROFILE = """<?xml version="1.0" encoding="UTF-8" ?>
+<profiles xmlns="http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles">
+  <transport_descriptors>
+    <transport_descriptor>
+      <transport_id>shm_large</transport_id>
+      <type>SHM</type>
+      <segment_size>{segment}</segment_size>
+      <maxMessageSize>{message}</maxMessageSize>
+    </transport_descriptor>
+    <transport_descriptor><transport_id>udp</transport_id><type>UDPv4</type></transport_descriptor>
+  </transport_descriptors>
+  <participant profile_name="adu_depth_large_data" is_default_profile="true">
+    <rtps>
+      <userTransports><transport_id>shm_large</transport_id><transport_id>udp</transport_id></userTransports>
+      <useBuiltinTransports>false</useBuiltinTransports>
+    </rtps>
+  </participant>
+</profiles>
+"""
+
+
+def use_shm_profile(segment_mb: int, folder: Path) -> None:
+    """Point Fast DDS (this process and the node, via the environment) at a large shared-memory segment."""
+    path = folder / "fastdds_shm.xml"
+    segment = segment_mb * 1024 * 1024
+    path.write_text(FASTDDS_SHM_PROFILE.format(segment=segment, message=segment // 2))
+    os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(path)
 
 
 def start_node(model: str, backend: str, stride: int, threads: int, domain: int) -> subprocess.Popen:
@@ -167,6 +204,8 @@ def summarize(samples: dict, bare: dict, diag: dict, height: int, width: int, mo
             "ratio_vs_bare": pct(v, 50) / pct(bare[k], 50),
         }
         rows[k]["bare_p50_ms"] = pct(bare[k], 50)
+        rows[k]["samples_ms"] = [round(x, 2) for x in v]
+        rows[k]["paired_bare_ms"] = [round(x, 2) for x in bare[k]]
     return {
         "size": f"{height}x{width}",
         "model": model,
@@ -189,7 +228,7 @@ def summarize(samples: dict, bare: dict, diag: dict, height: int, width: int, mo
 def print_table(res: dict) -> None:
     print(
         f"\ndepth node vs bare DepthEstimator, {res['size']}, model {res['model']}, backend {res['backend']}, "
-        f"threads {res['threads']} ({res['machine']})"
+        f"threads {res['threads']}, transport {res['transport']} ({res['machine']})"
     )
     print(f"{'phase':<14}{'p50 ms':>9}{'p90 ms':>9}{'paired bare p50':>17}{'x bare':>8}{'frames':>8}")
     for name, r in res["phases"].items():
@@ -220,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     domain = free_domain_id(salt=11)
     with tempfile.TemporaryDirectory() as tmp:
         model = resolve_model(args, Path(tmp))
+        if args.shm_segment_mb:
+            use_shm_profile(args.shm_segment_mb, Path(tmp))
         estimator = DepthEstimator.from_file(model, backend=args.backend, num_threads=args.threads or None)
         time_bare(estimator, rgb, 2)  # warm-up
         node = start_node(model, args.backend, args.stride, args.threads, domain)
@@ -242,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     res["threads"] = args.threads or "default"
     res["backend"] = args.backend
+    res["transport"] = (
+        f"Fast DDS SHM {args.shm_segment_mb} MB" if args.shm_segment_mb else "middleware default"
+    )
     print_table(res)
     if args.json:
         args.json.write_text(json.dumps(res, indent=2))
