@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -79,6 +81,16 @@ def _assert_reported(probe, mark, text, level, log_text=None):
     assert level_value(st.level) == level, st.message
 
 
+def _reject_one(probe, dnode, make_bad) -> None:
+    """Send one bad frame (again if the transport lost it) until the node has rejected it."""
+    before = dnode.health.counts()["rejected"]
+    for _ in range(20):
+        probe.send(make_bad(_good_image()), _info())
+        if probe.wait_until(lambda: dnode.health.counts()["rejected"] > before, timeout_s=1.0):
+            return
+    raise AssertionError("the node never processed the bad frame")
+
+
 def _assert_still_serving(probe):
     got = probe.request(_rgb(), _info(), ["depth", "points"])
     assert np.isfinite(np.frombuffer(got["depth"].data, np.float32)).any()
@@ -99,10 +111,8 @@ def test_bad_image(node, make_bad, text):
     dnode, probe = node
     probe.request(_rgb(), _info(), ["depth"])
     probe.clear()
-    mark, rejected = len(probe.statuses(NODE)), dnode.health.counts()["rejected"]
-    probe.wait_until(
-        lambda: probe.send(make_bad(_good_image()), _info()) and dnode.health.counts()["rejected"] > rejected
-    )
+    mark = len(probe.statuses(NODE))
+    _reject_one(probe, dnode, make_bad)
     _assert_reported(probe, mark, text, WARN)
     _assert_still_serving(probe)
 
@@ -156,28 +166,21 @@ def test_bad_input_log_is_throttled_but_counted(node):
     dnode, probe = node
     assert probe.set_params(NODE, {"log_throttle_s": 60.0})[0].successful
     try:
-        rejected = dnode.health.counts()["rejected"]
-        for i in range(1, 5):  # four bad frames, each processed (wait for each before the next)
-            probe.wait_until(
-                lambda i=i: (
-                    probe.send(_unsupported(_good_image()), _info())
-                    and dnode.health.counts()["rejected"] >= rejected + i
-                )
-            )
-        lines_before = len(probe.log_lines("yuv422"))
-        probe.wait_until(
-            lambda: (
-                probe.send(_unsupported(_good_image()), _info())
-                and dnode.health.counts()["rejected"] >= rejected + 6
-            )
+        probe.clear()
+        start = dnode.health.counts()["rejected"]
+        for _ in range(6):
+            _reject_one(probe, dnode, _unsupported)
+        time.sleep(0.5)  # let every log line the node wrote reach /rosout
+        lines = probe.log_lines("yuv422")
+        mark = len(probe.statuses(NODE))
+        st = probe.wait_status(
+            NODE, lambda s: int(status_value(s, "frames_rejected")) >= start + 6, since=mark
         )
-        st = probe.wait_status(NODE, lambda s: int(status_value(s, "frames_rejected") or 0) >= rejected + 6)
     finally:
         probe.set_params(NODE, {"log_throttle_s": 0.0})
-    import time
-
-    time.sleep(0.3)  # let any (wrong) extra log line arrive
-    assert len(probe.log_lines("yuv422")) == lines_before  # nothing logged while throttled
+    # six bad frames inside one throttle window: at most one line (none if an earlier test logged this
+    # category less than 60 s ago), but diagnostics count every one
+    assert len(lines) <= 1, lines
     assert int(status_value(st, "errors_input")) >= 6
 
 
