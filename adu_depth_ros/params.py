@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -206,19 +205,3 @@ def _coerce(spec: ParamSpec, value: Any) -> Any:
 def read_only_changes(names: Iterable[str]) -> list[str]:
     """The read-only parameters among ``names`` (rclpy refuses them too; this gives our message)."""
     return [n for n in names if n in SPECS and SPECS[n].read_only]
-
-
-def reference_table() -> str:
-    """The parameter reference as a Markdown table (for docs; a docs test can compare against it)."""
-    rows = [
-        "| parameter | default | limits | changeable at run time | description |",
-        "|---|---|---|---|---|",
-    ]
-    for p in PARAMS:
-        limits = " / ".join(p.choices) if p.choices else ""
-        if p.min_value is not None or p.max_value is not None:
-            limits = f"{p.min_value} .. {p.max_value}"
-        default = f"`{json.dumps(p.default)}`"  # as in config/depth.yaml
-        runtime = "no" if p.read_only else ("yes (reloads the model)" if p.reloads_model else "yes")
-        rows.append(f"| `{p.name}` | {default} | {limits} | {runtime} | {p.description} |")
-    return "\n".join(rows) + "\n"

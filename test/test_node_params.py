@@ -178,17 +178,3 @@ def test_thresholds_change_at_run_time(ctx, tiny_student_ckpt):
         np.testing.assert_allclose(depth[first <= cut], first[first <= cut], rtol=1e-5)
         cloud = point_cloud_to_numpy(got["points"])
         assert cloud["z"].shape == (12, 16)
-
-
-def test_reference_table_lists_every_parameter():
-    from adu_depth_ros.params import PARAMS, reference_table
-
-    table = reference_table().splitlines()
-    assert len(table) == 2 + len(PARAMS)
-    for p, row in zip(PARAMS, table[2:]):
-        assert row.startswith(f"| `{p.name}` |") and p.description in row
-    assert "| `publish_points` | `true` |  | no |" in reference_table()
-    assert (
-        '| `backend` | `"auto"` | auto / tensorrt / onnxruntime / torch | yes (reloads the model) |'
-        in reference_table()
-    )
