@@ -260,6 +260,7 @@ def test_full_launch(tiny_student_ckpt, tmp_path):
 
     domain = free_domain_id(salt=89)
     os.environ["ROS_DOMAIN_ID"] = str(domain)
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"  # the launched node and the probe alike
     args = {
         "namespace": "lt",
         "params_file": str(CONFIG),
