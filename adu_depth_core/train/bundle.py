@@ -126,7 +126,7 @@ def render_note(card, out, selection, hw, held_out, mb, mb_med, n, command) -> s
             [(f"{h}x{w}", m, None) for (h, w), m in selection.items()], report.COLUMNS, "input"
         ),
         "",
-        f"Chosen: {hw[0]}x{hw[1]}.",
+        f"Chosen: {hw[0]}x{hw[1]}. {size_reason(selection, hw, s)}",
         "",
         "## Held-out metrics",
         "",
@@ -147,6 +147,21 @@ def render_note(card, out, selection, hw, held_out, mb, mb_med, n, command) -> s
         "",
     ]
     return "\n".join(lines)
+
+
+def size_reason(selection: dict, hw: tuple[int, int], student_cfg: dict) -> str:
+    """One sentence on why the chosen size wins (or that it is the training size)."""
+    data = student_cfg.get("data", {})
+    train_hw = (data.get("height"), data.get("width"))
+    largest = max(selection, key=lambda x: x[0] * x[1])
+    if hw != train_hw or largest == hw:
+        return ""
+    return (
+        f"It is the training resolution: at larger inputs of the same field of view objects cover more pixels "
+        f"than the network ever saw, and its metric cues do not carry over (AbsRel "
+        f"{selection[hw]['abs_rel']:.3f} at {hw[0]}x{hw[1]} vs {selection[largest]['abs_rel']:.3f} at "
+        f"{largest[0]}x{largest[1]}). The runtime and the node resize any camera image to the card's size."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
