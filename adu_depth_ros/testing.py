@@ -19,7 +19,7 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import Log
 from rclpy.context import Context
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -56,8 +56,11 @@ def ros_context(domain_id: int | None = None):
 
 @contextmanager
 def spinning(ctx: Context, *nodes: Node, threads: int = 2):
-    """Spin ``nodes`` in a background MultiThreadedExecutor until the block ends."""
-    executor = MultiThreadedExecutor(num_threads=threads, context=ctx)
+    """Spin ``nodes`` in a background executor (multi-threaded, or single-threaded for ``threads=1``)."""
+    if threads == 1:
+        executor = SingleThreadedExecutor(context=ctx)
+    else:
+        executor = MultiThreadedExecutor(num_threads=threads, context=ctx)
     for node in nodes:
         executor.add_node(node)
     thread = threading.Thread(target=executor.spin, daemon=True)

@@ -158,7 +158,7 @@ def time_phase(
         ctx, namespace="bench", outputs=outputs, reliable_input=True, name="bench_" + phase.replace("+", "_")
     )
     bare, node = [], []
-    with spinning(ctx, probe):
+    with spinning(ctx, probe, threads=1):
         others = [o for o in PHASES["node+all"] if o not in outputs]
         ready = probe.wait_until(
             lambda: (
