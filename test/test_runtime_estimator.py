@@ -262,3 +262,17 @@ def test_torch_fp16_on_cuda_matches_fp32(tiny_student_ckpt, photo):
     ref = DepthEstimator.from_file(tiny_student_ckpt, backend="torch").infer(photo)
     half = DepthEstimator.from_file(tiny_student_ckpt, backend="torch", device="cuda", precision="fp16")
     assert _rel(half.infer(photo).depth_m, ref.depth_m) < 2e-2
+
+
+def test_device_auto_resolves_to_what_this_machine_has(tiny_student_ckpt):
+    """'auto' means CUDA only when a GPU is usable; on a CPU-only machine it must be the CPU."""
+    import torch
+
+    from adu_depth_core.runtime.backends import cuda_available, resolve_device
+
+    assert resolve_device("cpu") == "cpu" and resolve_device(None) is None
+    assert cuda_available() == torch.cuda.is_available()
+    expected = "cuda:0" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto") == expected
+    with DepthEstimator.from_file(tiny_student_ckpt, device="auto") as est:
+        assert est.backend.device == expected

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from adu_depth_core.checkpoint import ModelCard
-from adu_depth_core.runtime.backends import BACKENDS, choose_backend, model_kind
+from adu_depth_core.runtime.backends import BACKENDS, choose_backend, model_kind, resolve_device
 from adu_depth_core.runtime.backends.base import PRECISIONS, Backend, BackendOptions, ModelFileError
 from adu_depth_core.runtime.intrinsics import scale_intrinsics
 from adu_depth_core.runtime.preprocess import check_image, postprocess, preprocess
@@ -83,9 +83,10 @@ class DepthEstimator:
         """Load a checkpoint (.pt), ONNX (.onnx), TensorRT engine (.engine/.plan) or ``"default"``.
 
         ``backend``: auto | torch | onnxruntime | tensorrt. ``device``: None (cpu;
-        cuda:0 for TensorRT), "cpu", "cuda[:N]". ``precision``: fp32 | fp16 | int8.
+        cuda:0 for TensorRT), "auto" (cuda:0 when a GPU is usable, else cpu), "cpu", "cuda[:N]". ``precision``: fp32 | fp16 | int8.
         ``input_size`` (h, w) overrides the card's network size (checkpoints only).
         """
+        device = resolve_device(device)
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got '{precision}'")
         if backend != "auto":

@@ -42,6 +42,35 @@ def _tensorrt(path: Path, kind: str, opts: BackendOptions) -> Backend:
     return tensorrt_backend.load(path, kind, opts)
 
 
+def cuda_available() -> bool:
+    """Whether a CUDA GPU is usable, asked of the cheapest installed library (pycuda, ONNX Runtime, torch)."""
+    if has_module("pycuda"):
+        try:
+            import pycuda.driver as cuda
+
+            cuda.init()
+            return cuda.Device.count() > 0
+        except Exception:  # no driver / no device: pycuda raises its own LogicError / RuntimeError
+            pass
+    if has_module("onnxruntime"):
+        import onnxruntime as ort
+
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            return True
+    if has_module("torch"):
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
+def resolve_device(device: str | None) -> str | None:
+    """``'auto'`` -> ``'cuda:0'`` when a GPU is usable, else ``'cpu'``; other values pass through."""
+    if device != "auto":
+        return device
+    return "cuda:0" if cuda_available() else "cpu"
+
+
 def choose_backend(kind: str, device: str | None, prefer_fast: bool = False) -> str:
     """What ``backend='auto'`` means for a file kind and device (None = cpu).
 
@@ -65,5 +94,7 @@ __all__ = [
     "BackendUnavailableError",
     "ModelFileError",
     "choose_backend",
+    "cuda_available",
+    "resolve_device",
     "model_kind",
 ]

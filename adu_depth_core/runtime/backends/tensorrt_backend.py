@@ -161,8 +161,9 @@ def _checked_engine(trt, cuda, gpu: str, path: Path, opts: BackendOptions) -> tu
     onnx_path = Path(meta.get("onnx_path", ""))
     if not onnx_path.is_file() or te.file_sha256(onnx_path) != meta.get("onnx_sha256"):
         raise ModelFileError(
-            f"refusing TensorRT engine {path}: {reason}. Engines are not portable; rebuild it here with "
-            "`adu-depth export --model model.onnx --tensorrt` (its source ONNX was not found to rebuild automatically)"
+            f"refusing TensorRT engine {path}: {reason}. Engines are not portable and its source ONNX "
+            f"was not found to rebuild it automatically; rebuild it here with `adu-depth export --model "
+            f"MODEL.onnx --out MODEL.onnx --tensorrt --engine {path}` (or from the .pt checkpoint)"
         )
     LOG.warning("refusing TensorRT engine %s: %s; rebuilding it from %s", path, reason, onnx_path)
     card = ModelCard.from_dict(meta["card"])

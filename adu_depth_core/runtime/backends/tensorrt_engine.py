@@ -45,7 +45,7 @@ def engine_meta(
         "tensorrt": trt_version,
         "gpu": gpu_name,
         "precision": precision,
-        "onnx_path": str(onnx_path),
+        "onnx_path": str(Path(onnx_path).resolve()),  # absolute: rebuilds work from any directory
         "onnx_sha256": onnx_sha256,
         "input_hw": list(input_hw),
         "card": card.to_dict(),
