@@ -2,7 +2,8 @@
 
 Run ``ros2 run adu_depth_ros depth_node --ros-args --params-file config/depth.yaml``;
 add ``--lifecycle`` for the managed variant (model loaded on configure,
-subscriptions on activate). Topics and parameters: see ROS.md and ``params.py``.
+subscriptions on activate) and ``--shm-segment-mb 32`` to publish large clouds
+through Fast DDS shared memory (see ``transport.py``). Topics and parameters: see ROS.md and ``params.py``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rclpy.utilities import remove_ros_args
 
 from adu_depth_ros.node_base import DepthNodeMixin
 from adu_depth_ros.params import ParameterError
+from adu_depth_ros.transport import fastdds_large_data
 
 
 class DepthNode(DepthNodeMixin, Node):
@@ -45,6 +47,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--lifecycle", action="store_true", help="run as a managed (lifecycle) node: configure, then activate"
     )
+    parser.add_argument(
+        "--shm-segment-mb",
+        type=int,
+        default=0,
+        help="Fast DDS shared-memory segment of this process in MB (e.g. 32 for full-size clouds); 0 = default",
+    )
     return parser.parse_args(remove_ros_args(argv)[1:])
 
 
@@ -52,6 +60,7 @@ def main(args: list[str] | None = None) -> int:
     """Console script ``depth_node``."""
     argv = sys.argv if args is None else args
     opts = _parse(argv)
+    _, transport = fastdds_large_data(opts.shm_segment_mb)  # before rclpy.init: the middleware reads it once
     rclpy.init(args=argv)
     node = None
     try:
@@ -61,6 +70,7 @@ def main(args: list[str] | None = None) -> int:
             node = LifecycleDepthNode()
         else:
             node = DepthNode()
+        node.get_logger().info(transport)
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

@@ -21,8 +21,8 @@ Without ``--model`` and no bundled student, a random-weight student at
 Large messages (a 192x640 organised cloud is ~2 MB) do not fit Fast DDS's
 default 0.5 MB shared-memory segment and go over UDP loopback, where a lost
 fragment waits for the next heartbeat (2-3 s spikes). ``--shm-segment-mb 32``
-runs both processes with a Fast DDS profile (FASTRTPS_DEFAULT_PROFILES_FILE) whose
-segment holds them; the same profile is what to give a robot's other nodes.
+starts the node as ``depth_node --shm-segment-mb 32`` (adu_depth_ros/transport.py),
+whose segment holds them; this process keeps the middleware default.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--shm-segment-mb",
         type=int,
         default=0,
-        help="run both processes with a Fast DDS profile whose shared-memory segment is this big (0 = middleware default)",
+        help="the node's Fast DDS shared-memory segment (depth_node --shm-segment-mb); 0 = middleware default",
     )
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     return p.parse_args(argv)
@@ -92,36 +92,9 @@ def resolve_model(args: argparse.Namespace, tmp: Path) -> str:
     return str(path)
 
 
-FASTDDS_SHM_PROFILE = """<?xml version="1.0" encoding="UTF-8" ?>
-<profiles xmlns="http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles">
-  <transport_descriptors>
-    <transport_descriptor>
-      <transport_id>shm_large</transport_id>
-      <type>SHM</type>
-      <segment_size>{segment}</segment_size>
-      <maxMessageSize>{message}</maxMessageSize>
-    </transport_descriptor>
-    <transport_descriptor><transport_id>udp</transport_id><type>UDPv4</type></transport_descriptor>
-  </transport_descriptors>
-  <participant profile_name="adu_depth_large_data" is_default_profile="true">
-    <rtps>
-      <userTransports><transport_id>shm_large</transport_id><transport_id>udp</transport_id></userTransports>
-      <useBuiltinTransports>false</useBuiltinTransports>
-    </rtps>
-  </participant>
-</profiles>
-"""
-
-
-def use_shm_profile(segment_mb: int, folder: Path) -> None:
-    """Point Fast DDS (this process and the node, via the environment) at a large shared-memory segment."""
-    path = folder / "fastdds_shm.xml"
-    segment = segment_mb * 1024 * 1024
-    path.write_text(FASTDDS_SHM_PROFILE.format(segment=segment, message=segment // 2))
-    os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(path)
-
-
-def start_node(model: str, backend: str, stride: int, threads: int, domain: int) -> subprocess.Popen:
+def start_node(
+    model: str, backend: str, stride: int, threads: int, shm_mb: int, domain: int
+) -> subprocess.Popen:
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
     code = "import sys; from adu_depth_ros.depth_node import main; sys.exit(main(sys.argv))"
     params = {
@@ -132,7 +105,7 @@ def start_node(model: str, backend: str, stride: int, threads: int, domain: int)
         "input_qos.reliability": "reliable",
         "diagnostics_period_s": 0.5,
     }
-    cmd = [sys.executable, "-c", code, "--ros-args", "-r", "__ns:=/bench"]
+    cmd = [sys.executable, "-c", code, "--shm-segment-mb", str(shm_mb), "--ros-args", "-r", "__ns:=/bench"]
     for key, value in params.items():
         cmd += ["-p", f"{key}:={value}"]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -259,11 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     domain = free_domain_id(salt=11)
     with tempfile.TemporaryDirectory() as tmp:
         model = resolve_model(args, Path(tmp))
-        if args.shm_segment_mb:
-            use_shm_profile(args.shm_segment_mb, Path(tmp))
         estimator = DepthEstimator.from_file(model, backend=args.backend, num_threads=args.threads or None)
         time_bare(estimator, rgb, 2)  # warm-up
-        node = start_node(model, args.backend, args.stride, args.threads, domain)
+        node = start_node(model, args.backend, args.stride, args.threads, args.shm_segment_mb, domain)
         samples: dict[str, list[float]] = {k: [] for k in PHASES}
         bare: dict[str, list[float]] = {k: [] for k in PHASES}
         diag: dict = {}
@@ -284,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     res["threads"] = args.threads or "default"
     res["backend"] = args.backend
     res["transport"] = (
-        f"Fast DDS SHM {args.shm_segment_mb} MB" if args.shm_segment_mb else "middleware default"
+        f"node SHM segment {args.shm_segment_mb} MB" if args.shm_segment_mb else "middleware default"
     )
     print_table(res)
     if args.json:

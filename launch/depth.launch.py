@@ -38,6 +38,7 @@ ARGUMENTS = (
     ("use_compressed", "false", "true: subscribe to '<image_topic>/compressed' (CompressedImage, jpeg/png)"),
     ("lifecycle", "false", "true: run the managed (lifecycle) node; configure and activate it with 'ros2 lifecycle set'"),
     ("log_level", "info", "Logging level of the node (debug, info, warn, error)"),
+    ("shm_segment_mb", "32", "Fast DDS shared-memory segment of the node in MB, so 0.5-2 MB depth images and clouds skip UDP fragments (0 = middleware default; ignored with another RMW or your own Fast DDS profile)"),
     ("record", "false", "true: record input and output topics with 'ros2 bag record -s mcap'"),
     ("bag_path", "", "Output folder of the recording; empty = ros2 bag's timestamped default"),
 )  # fmt: skip
@@ -71,6 +72,14 @@ def _record_topics(namespace: str, image_topic: str, camera_info_topic: str, use
     return inputs + [_resolve(namespace, t) for t in OUTPUT_TOPICS] + ["/diagnostics"]
 
 
+def _node_arguments(values: dict) -> list:
+    """Command-line arguments of depth_node (its own flags, then the log level)."""
+    args = ["--lifecycle"] if _is_true(values["lifecycle"]) else []
+    if int(values["shm_segment_mb"] or 0) > 0:
+        args += ["--shm-segment-mb", str(int(values["shm_segment_mb"]))]
+    return args + ["--ros-args", "--log-level", values["log_level"]]
+
+
 def _overrides(values: dict) -> dict:
     """Parameters given on the command line; empty strings leave the params_file value alone."""
     out = {k: values[k] for k in MODEL_OVERRIDES if values.get(k)}
@@ -90,8 +99,7 @@ def _launch_setup(context, *args, **kwargs):
         namespace=values["namespace"],
         parameters=[params_file, _overrides(values)],
         remappings=_remappings(values["image_topic"], values["camera_info_topic"]),
-        arguments=(["--lifecycle"] if _is_true(values["lifecycle"]) else [])
-        + ["--ros-args", "--log-level", values["log_level"]],
+        arguments=_node_arguments(values),
         output="screen",
         emulate_tty=True,
     )

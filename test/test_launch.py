@@ -180,32 +180,28 @@ def test_multi_camera_launch_passes_only_known_arguments():
 
 
 def _node_command(ckpt: Path, namespace: str, image_topic: str, info_topic: str) -> list[str]:
-    """depth_node with the parameters and remappings depth.launch.py would give it."""
+    """depth_node with the arguments, parameters and remappings depth.launch.py would give it."""
     h = _helpers(SINGLE)
+    values = {name: default for name, default, _ in h["ARGUMENTS"]}
+    values.update(
+        model_path=str(ckpt), namespace=namespace, image_topic=image_topic, camera_info_topic=info_topic
+    )
     cmd = [
         sys.executable,
         "-c",
         "import sys; from adu_depth_ros.depth_node import main; sys.exit(main(sys.argv))",
     ]
-    cmd += [
-        "--ros-args",
-        "-r",
-        "__node:=depth_node",
-        "-r",
-        f"__ns:=/{namespace}",
-        "--params-file",
-        str(CONFIG),
-    ]
+    cmd += h["_node_arguments"](values)  # --shm-segment-mb 32 --ros-args --log-level info
+    cmd += ["-r", "__node:=depth_node", "-r", f"__ns:=/{namespace}", "--params-file", str(CONFIG)]
     for src, dst in h["_remappings"](image_topic, info_topic):
         cmd += ["-r", f"{src}:={dst}"]
-    defaults = {name: default for name, default, _ in h["ARGUMENTS"]}
-    for key, value in h["_overrides"]({**defaults, "model_path": str(ckpt)}).items():
+    for key, value in h["_overrides"](values).items():
         cmd += ["-p", f"{key}:={str(value).lower() if isinstance(value, bool) else value}"]
     return cmd
 
 
 @pytest.mark.ros
-def test_node_started_like_the_launch_file_works(tiny_student_ckpt):
+def test_node_started_like_the_launch_file_works(tiny_student_ckpt, tmp_path):
     from adu_depth_ros.testing import (
         Probe,
         free_domain_id,
@@ -217,6 +213,9 @@ def test_node_started_like_the_launch_file_works(tiny_student_ckpt):
 
     domain = free_domain_id(salt=71)
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+    env["ADU_DEPTH_CACHE"] = str(tmp_path)  # where the node writes its Fast DDS profile
+    for key in ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_BUILTIN_TRANSPORTS", "RMW_IMPLEMENTATION"):
+        env.pop(key, None)
     cmd = _node_command(tiny_student_ckpt, "front", "/front/image_raw", "/front/camera_info")
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -237,6 +236,8 @@ def test_node_started_like_the_launch_file_works(tiny_student_ckpt):
         proc.send_signal(2)
         out = proc.communicate(timeout=30)[0]
     assert proc.returncode == 0, out
+    assert f"Fast DDS shared-memory segment 32 MB ({tmp_path / 'fastdds_shm_32mb.xml'})" in out
+    assert "<segment_size>33554432</segment_size>" in (tmp_path / "fastdds_shm_32mb.xml").read_text()
 
 
 @pytest.mark.launch
@@ -290,3 +291,17 @@ def test_full_launch(tiny_student_ckpt, tmp_path):
     finally:
         service.shutdown()
         runner.join(timeout=30)
+
+
+def test_node_arguments_from_launch_values():
+    h = _helpers(SINGLE)
+    defaults = {name: default for name, default, _ in h["ARGUMENTS"]}
+    assert h["_node_arguments"](defaults) == ["--shm-segment-mb", "32", "--ros-args", "--log-level", "info"]
+    args = h["_node_arguments"](
+        {**defaults, "lifecycle": "true", "shm_segment_mb": "0", "log_level": "debug"}
+    )
+    assert args == ["--lifecycle", "--ros-args", "--log-level", "debug"]
+    from adu_depth_ros.depth_node import _parse
+
+    opts = _parse(["depth_node", *h["_node_arguments"]({**defaults, "lifecycle": "true"}), "-r", "image:=/x"])
+    assert opts.lifecycle and opts.shm_segment_mb == 32  # the node accepts exactly what launch passes
