@@ -226,5 +226,8 @@ def test_a_few_hundred_distillation_steps_reduce_held_out_error(tmp_path):
 
     before = _held_out_abs_rel(None, student)
     after = _held_out_abs_rel(tmp_path / "student" / "model.pt", student)
+    print(
+        f"held-out AbsRel {before['abs_rel']:.3f} -> {after['abs_rel']:.3f}, RMSE {before['rmse']:.2f} -> {after['rmse']:.2f}"
+    )
     assert after["abs_rel"] < 0.7 * before["abs_rel"], (before, after)
     assert after["rmse"] < before["rmse"] and after["a1"] > before["a1"], (before, after)
