@@ -16,8 +16,9 @@ publish -> last requested output received. Phases, interleaved over ``--rounds``
 
 The point-cloud cost is ``node+points - node`` (end to end), and the node's own
 ``points`` stage from /diagnostics (back-projection + message build).
-Without ``--model`` and no bundled student, a random-weight student at
-``--height x --width`` is used (speed does not depend on the weights).
+``--model random`` (or no ``--model`` and no bundled student) times a
+random-weight student whose network runs at ``--height x --width`` (speed does
+not depend on the weights).
 Large messages (a 192x640 organised cloud is ~2 MB) do not fit Fast DDS's
 default 0.5 MB shared-memory segment and go over UDP loopback, where a lost
 fragment waits for the next heartbeat (2-3 s spikes). ``--shm-segment-mb 32``
@@ -50,7 +51,10 @@ PHASES = {
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
-        "--model", default="", help="model file or 'default'; empty = bundled student, else random weights"
+        "--model",
+        default="",
+        help="model file, 'default', or 'random' (random-weight student with a --height x --width network); "
+        "empty = the bundled student if installed, else 'random'",
     )
     p.add_argument("--backend", default="auto", help="auto, torch, onnxruntime or tensorrt")
     p.add_argument("--height", type=int, default=192, help="camera (and random model) height, pixels")
@@ -75,9 +79,9 @@ def resolve_model(args: argparse.Namespace, tmp: Path) -> str:
     """The model to time: --model, the bundled student, or a random-weight student saved in ``tmp``."""
     from adu_depth_core.runtime.estimator import DEFAULT_CHECKPOINT
 
-    if args.model:
+    if args.model and args.model != "random":
         return args.model
-    if DEFAULT_CHECKPOINT.is_file():
+    if not args.model and DEFAULT_CHECKPOINT.is_file():
         return "default"
     import torch
 
