@@ -198,6 +198,11 @@ def write_results(cfg, results, teacher_eval, teacher_ckpt, timing, command) -> 
         "",
         f"- command: `{command}`" if command else "- command: (library call)",
         f"- seeds: {cfg.seeds}; rows: {cfg.rows}; one teacher shared by all rows and seeds: `{teacher_ckpt}`",
+        *(
+            [f"- loss overrides on top of every row's preset: `{cfg.loss_overrides}`"]
+            if cfg.loss_overrides
+            else []
+        ),
         f"- wall time of this invocation: {timing['wall_s'] / 60:.1f} min "
         f"(teacher training in it: {timing['teacher_train_s'] / 60:.1f} min); "
         f"student training + eval summed over runs: {sum(r['train_s'] + r['eval_s'] for r in results) / 60:.1f} min",
