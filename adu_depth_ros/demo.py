@@ -81,7 +81,7 @@ def start_node(
 ) -> subprocess.Popen:
     """The real depth_node in a child process, remapped into /camera, inputs over reliable QoS."""
     cmd = [
-        sys.executable, "-m", "adu_depth_ros.depth_node", "--ros-args",
+        sys.executable, "-m", "adu_depth_ros.depth_node", "--shm-segment-mb", "32", "--ros-args",
         "--params-file", str(params_file()),
         "-r", f"__ns:={NS}", "-r", f"image:={NS}/image_raw",
         "-p", f"model_path:={model}", "-p", f"backend:={backend}",

@@ -67,28 +67,53 @@ class FrameSlot:
 
 
 class CameraInfoCache:
-    """Recent valid camera_infos by stamp; lookup matches the image stamp, else the latest."""
+    """Recent valid camera_infos by stamp; lookup matches the image stamp, else the latest.
 
-    def __init__(self, size: int = 16) -> None:
+    An image and its camera_info travel on two topics, so either can arrive first.
+    When the latest camera_info cannot serve an image (none yet, or another size,
+    as when a camera switches resolution), lookup waits briefly for the one with
+    the image's stamp; otherwise it never waits, so normal frames pay nothing.
+    """
+
+    def __init__(self, size: int = 16, wait_s: float = 0.2) -> None:
         self._items: OrderedDict[tuple[int, int], tuple[CameraInfo, conv.Intrinsics]] = OrderedDict()
         self._size = size
-        self._lock = threading.Lock()
+        self._wait_s = wait_s
+        self._cond = threading.Condition()
 
     def add(self, msg: CameraInfo) -> None:
         """Validate and store; raises ConversionError for zeros/NaN (the cache keeps the previous ones)."""
         intr = conv.camera_info_to_intrinsics(msg)
         key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
-        with self._lock:
+        with self._cond:
             self._items.pop(key, None)
             self._items[key] = (msg, intr)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
+            self._cond.notify_all()
 
-    def lookup(self, stamp) -> tuple[CameraInfo, conv.Intrinsics] | None:
-        with self._lock:
+    def lookup(
+        self, stamp, image_hw: tuple[int, int] | None = None
+    ) -> tuple[CameraInfo, conv.Intrinsics] | None:
+        """The camera_info stamped like the image, else the latest (waiting briefly if that would not fit)."""
+        key = (stamp.sec, stamp.nanosec)
+
+        def fits() -> bool:
+            if key in self._items:
+                return True
+            latest = next(reversed(self._items.values()), None)
+            return (
+                latest is not None
+                and image_hw is not None
+                and (latest[1].height, latest[1].width) == image_hw
+            )
+
+        with self._cond:
+            if not fits():
+                self._cond.wait_for(lambda: key in self._items, timeout=self._wait_s)
             if not self._items:
                 return None
-            return self._items.get((stamp.sec, stamp.nanosec)) or next(reversed(self._items.values()))
+            return self._items.get(key) or next(reversed(self._items.values()))
 
 
 @dataclass
@@ -185,7 +210,7 @@ class FrameProcessor:
     def _intrinsics(
         self, msg, image_hw, out_hw, res: FrameResult
     ) -> tuple[CameraInfo, conv.Intrinsics] | None:
-        found = self.infos.lookup(msg.header.stamp)
+        found = self.infos.lookup(msg.header.stamp, image_hw)
         if found is None:
             res.problems.append(
                 (
