@@ -17,8 +17,9 @@ $(STAMP): setup.py
 	$(BIN)/python -m pip install -e ".[all]"
 	@touch $(STAMP)
 
+# The sample recording through the real depth_node with the bundled student; results in out/demo.
 demo: $(STAMP)
-	$(BIN)/adu-depth info
+	$(BIN)/python -m adu_depth_ros.demo --out out/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -176,21 +176,52 @@ How to read these numbers (lower is better unless marked):
 """
 
 
+GROUP_KEYS = ("abs_rel", "sq_rel", "rmse", "rmse_log", "a1", "a2", "a3", "silog", "ause_abs_rel", "ause_rmse")
+
+
+def group_table(frames_csv: str | os.PathLike, groups: dict[str, list[int]]) -> str:
+    """Markdown table of per-image-mean metrics for each named group of frame stamps (from bag-eval's CSV)."""
+    import csv
+
+    with open(frames_csv, newline="") as f:
+        rows = {int(r["stamp_ns"]): r for r in csv.DictReader(f)}
+    lines = ["| frames | n | " + " | ".join(GROUP_KEYS) + " |", "|---|---|" + "---|" * len(GROUP_KEYS)]
+    for name, stamps in groups.items():
+        picked = [rows[s] for s in stamps if s in rows]
+        if picked:
+            means = [np.mean([float(r[k]) for r in picked]) for k in GROUP_KEYS]
+            lines.append(f"| {name} | {len(picked)} | " + " | ".join(f"{m:.3f}" for m in means) + " |")
+    return "\n".join(lines)
+
+
 def write_demo_outputs(
-    bag_path: str | os.PathLike, out_dir: str | os.PathLike, topics: RecordedTopics
+    bag_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    topics: RecordedTopics,
+    groups: dict[str, list[int]] | None = None,
 ) -> dict:
-    """Metrics (CSV, JSON, markdown, plots), pictures and the PLY cloud of a recorded demo bag."""
+    """Metrics (CSV, JSON, markdown, plots), pictures and the PLY cloud of a recorded demo bag.
+
+    ``groups`` names sets of frame stamps (e.g. street vs Middlebury), each reported on its own row.
+    """
     from adu_depth_core.bags.evaluate import EvalConfig, evaluate_bag, format_table
 
     out = Path(out_dir)
     cfg = EvalConfig(depth_topic=topics.depth, gt_topic=topics.gt_depth, uncertainty_topic=topics.uncertainty)
     result = evaluate_bag(bag_path, cfg, out_dir=out / "eval", json_path=out / "metrics.json", progress=False)
     table = format_table(result)
-    md = (
-        f"# Demo metrics\n\nBag: `{bag_path}`; frames evaluated: {result.frames_evaluated}\n\n"
-        f"```\n{table}\n```\n\n```\n{METRICS_HELP}```\n"
-    )
+    by_group = group_table(result.files["frames_csv"], groups) if groups else ""
+    md = f"# Demo metrics\n\nBag: `{bag_path}`; frames evaluated: {result.frames_evaluated}\n\n"
+    if by_group:
+        md += f"## By scene (per-image means)\n\n{by_group}\n\n## All frames\n\n"
+    md += f"```\n{table}\n```\n\n```\n{METRICS_HELP}```\n"
     (out / "metrics.md").write_text(md)
     pictures = write_pictures(bag_path, out / "pictures", topics)
     n_points = write_cloud(bag_path, topics.points, out / "cloud.ply", out / "cloud_preview.png")
-    return {"result": result, "table": table, "pictures": pictures, "n_points": n_points}
+    return {
+        "result": result,
+        "table": table,
+        "by_group": by_group,
+        "pictures": pictures,
+        "n_points": n_points,
+    }

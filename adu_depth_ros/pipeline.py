@@ -71,11 +71,11 @@ class CameraInfoCache:
 
     An image and its camera_info travel on two topics, so either can arrive first.
     When the latest camera_info cannot serve an image (none yet, or another size,
-    as when a camera switches resolution), lookup waits briefly for the one with
-    the image's stamp; otherwise it never waits, so normal frames pay nothing.
+    as when a camera switches resolution), lookup waits up to ``wait_s`` for the one
+    with the image's stamp; otherwise it never waits, so normal frames pay nothing.
     """
 
-    def __init__(self, size: int = 16, wait_s: float = 0.2) -> None:
+    def __init__(self, size: int = 16, wait_s: float = 1.0) -> None:
         self._items: OrderedDict[tuple[int, int], tuple[CameraInfo, conv.Intrinsics]] = OrderedDict()
         self._size = size
         self._wait_s = wait_s
