@@ -102,11 +102,18 @@ def write_pictures(
     return written
 
 
-def cloud_arrays(bag_path: str | os.PathLike, points_topic: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """(N, 3) xyz and (N, 3) uint8 rgb (or None) of the finite points of the last non-empty recorded cloud."""
+def cloud_arrays(
+    bag_path: str | os.PathLike, points_topic: str, stamp_ns: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(N, 3) xyz and (N, 3) uint8 rgb (or None) of the finite points of one recorded cloud.
+
+    The cloud stamped ``stamp_ns`` if given, else the last non-empty one.
+    """
     with BagReader(bag_path) as bag:
         bag.require(points_topic, ["sensor_msgs/msg/PointCloud2"], role="points topic")
         clouds = [msg for _raw, msg in bag.messages([points_topic])]
+    if stamp_ns is not None:
+        clouds = [m for m in clouds if M.stamp_ns(m.header) == stamp_ns] or clouds
     for msg in clouds[::-1]:  # the last cloud that has any valid point
         arr = M.pointcloud_to_array(msg).reshape(-1)
         xyz = np.stack([arr[n] for n in ("x", "y", "z")], axis=1).astype(np.float32)
@@ -156,9 +163,10 @@ def write_cloud(
     points_topic: str,
     out_ply: str | os.PathLike,
     preview_png: str | os.PathLike | None = None,
+    stamp_ns: int | None = None,
 ) -> int:
-    """The last non-empty recorded cloud as a binary PLY (and an oblique preview PNG); returns the point count."""
-    xyz, rgb = cloud_arrays(bag_path, points_topic)
+    """One recorded cloud (see cloud_arrays) as a binary PLY and an oblique preview PNG; returns the point count."""
+    xyz, rgb = cloud_arrays(bag_path, points_topic, stamp_ns)
     n = write_ply(out_ply, xyz, rgb)
     if preview_png is not None and n:
         _save_rgb(Path(preview_png), render_cloud(xyz, rgb))
@@ -217,7 +225,14 @@ def write_demo_outputs(
     md += f"```\n{table}\n```\n\n```\n{METRICS_HELP}```\n"
     (out / "metrics.md").write_text(md)
     pictures = write_pictures(bag_path, out / "pictures", topics)
-    n_points = write_cloud(bag_path, topics.points, out / "cloud.ply", out / "cloud_preview.png")
+    first_scene = next(iter(groups.values()), None) if groups else None  # the main scene's last frame
+    n_points = write_cloud(
+        bag_path,
+        topics.points,
+        out / "cloud.ply",
+        out / "cloud_preview.png",
+        first_scene[-1] if first_scene else None,
+    )
     return {
         "result": result,
         "table": table,
