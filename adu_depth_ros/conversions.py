@@ -14,6 +14,7 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
+from adu_depth_core.image_encodings import ENCODINGS, Encoding, depth_to_mm
 from adu_depth_core.runtime.intrinsics import IntrinsicsError, check_K
 
 
@@ -21,22 +22,9 @@ class ConversionError(ValueError):
     """A message cannot be converted; the text says what is wrong and what to do."""
 
 
-@dataclass(frozen=True)
-class Encoding:
-    channels: int
-    dtype: np.dtype
-
-
-ENCODINGS: dict[str, Encoding] = {
-    "rgb8": Encoding(3, np.dtype(np.uint8)),
-    "bgr8": Encoding(3, np.dtype(np.uint8)),
-    "rgba8": Encoding(4, np.dtype(np.uint8)),
-    "bgra8": Encoding(4, np.dtype(np.uint8)),
-    "mono8": Encoding(1, np.dtype(np.uint8)),
-    "32FC1": Encoding(1, np.dtype(np.float32)),
-    "16UC1": Encoding(1, np.dtype(np.uint16)),
-}
-COLOR_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8")
+# What the node accepts as camera input (mono16 / 8UC* are not camera colour formats it converts).
+INPUT_ENCODINGS = {k: ENCODINGS[k] for k in ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "32FC1", "16UC1")}
+CAMERA_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8")
 
 
 def _check_layout(msg: Image, enc: Encoding) -> None:
@@ -60,10 +48,10 @@ def _check_layout(msg: Image, enc: Encoding) -> None:
 
 def image_to_numpy(msg: Image) -> np.ndarray:
     """Image -> array (HxW for one channel, HxWxC otherwise) in the message's own encoding; a view."""
-    enc = ENCODINGS.get(msg.encoding)
+    enc = INPUT_ENCODINGS.get(msg.encoding)
     if enc is None:
         raise ConversionError(
-            f"unsupported encoding '{msg.encoding}'; supported: {', '.join(ENCODINGS)} "
+            f"unsupported encoding '{msg.encoding}'; supported: {', '.join(INPUT_ENCODINGS)} "
             "(convert on the camera side or with an image_proc node)"
         )
     _check_layout(msg, enc)
@@ -77,10 +65,10 @@ def image_to_numpy(msg: Image) -> np.ndarray:
 
 def image_to_rgb(msg: Image) -> np.ndarray:
     """A colour or mono Image -> HxWx3 uint8 RGB (contiguous)."""
-    if msg.encoding not in COLOR_ENCODINGS:
+    if msg.encoding not in CAMERA_ENCODINGS:
         raise ConversionError(
             f"unsupported encoding '{msg.encoding}' for the depth network; "
-            f"supported: {', '.join(COLOR_ENCODINGS)}"
+            f"supported: {', '.join(CAMERA_ENCODINGS)}"
         )
     return _to_rgb(image_to_numpy(msg), msg.encoding)
 
@@ -129,13 +117,6 @@ def numpy_to_image(arr: np.ndarray, encoding: str, header: Header | None = None)
     msg.step = msg.width * enc.channels * enc.dtype.itemsize
     msg.data = arr.tobytes()
     return msg
-
-
-def depth_to_mm(depth_m: np.ndarray) -> np.ndarray:
-    """Metres (NaN invalid) -> uint16 millimetres (0 invalid, saturating at 65535), REP 118."""
-    with np.errstate(invalid="ignore"):
-        mm = np.rint(np.nan_to_num(depth_m, nan=0.0, posinf=0.0, neginf=0.0) * 1000.0)
-    return np.clip(mm, 0, 65535).astype(np.uint16)
 
 
 def depth_image(depth_m: np.ndarray, header: Header, encoding: str = "32FC1") -> Image:

@@ -135,20 +135,6 @@ def output_header(msg_header: Header, cfg: DepthNodeConfig) -> Header:
     return Header(stamp=msg_header.stamp, frame_id=cfg.frame_id or msg_header.frame_id)
 
 
-def sigma_limit_ratio(depth_m: np.ndarray, sigma_m: np.ndarray, cfg: DepthNodeConfig) -> np.ndarray | None:
-    """sigma / allowed sigma (> 1 = too uncertain) for the absolute and relative thresholds; None = no filter."""
-    limits = []
-    if cfg.max_sigma_m > 0:
-        limits.append(np.float32(cfg.max_sigma_m))
-    if cfg.max_relative_sigma > 0:
-        limits.append(np.float32(cfg.max_relative_sigma) * depth_m)
-    if not limits:
-        return None
-    limit = limits[0] if len(limits) == 1 else np.minimum(*limits)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return sigma_m / limit
-
-
 def intrinsics_for(
     info: conv.Intrinsics, image_hw: tuple[int, int], out_hw: tuple[int, int]
 ) -> conv.Intrinsics:
@@ -182,7 +168,9 @@ class FrameProcessor:
         t2 = time.perf_counter()
         res.timings_ms.update(convert=1e3 * (t1 - t0), infer=1e3 * (t2 - t1))
         res.timings_ms.update({f"infer_{k}": float(v) for k, v in pred.timings_ms.items() if k != "total"})
-        depth_m, sigma_m = self._valid_range(pred.depth_m, pred.sigma_m, cfg)
+        depth_m, sigma_m = geometry.valid_depth_range(
+            pred.depth_m, pred.sigma_m, cfg.min_depth_m, cfg.max_depth_m
+        )
         header = output_header(msg.header, cfg)
         intr = self._intrinsics(msg, image_hw, out_hw, res) if wanted & {"camera_info", "points"} else None
         self._images(res, depth_m, sigma_m, header, cfg, wanted)
@@ -195,17 +183,6 @@ class FrameProcessor:
             res.timings_ms["points"] = 1e3 * (time.perf_counter() - t3)
         res.timings_ms["build"] = 1e3 * (time.perf_counter() - t2)
         return res
-
-    @staticmethod
-    def _valid_range(
-        depth_m: np.ndarray, sigma_m: np.ndarray, cfg: DepthNodeConfig
-    ) -> tuple[np.ndarray, ...]:
-        """Depth outside [min_depth_m, max_depth_m] -> NaN (REP 118); sigma NaN where depth is."""
-        with np.errstate(invalid="ignore"):
-            bad = ~((depth_m >= cfg.min_depth_m) & (depth_m <= cfg.max_depth_m))
-        depth_m = np.where(bad, np.float32(np.nan), depth_m).astype(np.float32, copy=False)
-        sigma_m = np.where(bad, np.float32(np.nan), sigma_m).astype(np.float32, copy=False)
-        return depth_m, sigma_m
 
     def _intrinsics(
         self, msg, image_hw, out_hw, res: FrameResult
@@ -241,7 +218,7 @@ class FrameProcessor:
     @staticmethod
     def _points(depth_m, sigma_m, K, colour, header: Header, cfg: DepthNodeConfig):
         """depth_image_proc-style organised/strided cloud, uncertainty-filtered, via the library."""
-        ratio = sigma_limit_ratio(depth_m, sigma_m, cfg)
+        ratio = geometry.sigma_limit_ratio(depth_m, sigma_m, cfg.max_sigma_m, cfg.max_relative_sigma)
         xyz = geometry.backproject(depth_m, K, cfg.points_stride, ratio, None if ratio is None else 1.0)
         s = cfg.points_stride
         points = geometry.to_point_array(xyz, None if colour is None else colour[::s, ::s])

@@ -58,9 +58,8 @@ def test_depth_32fc1_and_16uc1_follow_rep118():
     np.testing.assert_array_equal(back[0, [0, 2]], [1.0, 2.5])
     m16 = _roundtrip(M.depth_msg(depth, M.make_header(1, "c"), "16UC1"))
     raw_mm = M.image_to_array(m16)
-    np.testing.assert_array_equal(
-        raw_mm, [[1000, 0, 2500], [0, 65535, 2]]
-    )  # 70 m saturates, 1.5 mm rounds to 2
+    # 70 m is beyond uint16 millimetres: 0 (invalid, REP 118), not a saturated 65.535 m; 1.5 mm rounds to 2
+    np.testing.assert_array_equal(raw_mm, [[1000, 0, 2500], [0, 0, 2]])
     back16 = M.depth_to_metres(m16)
     assert np.isnan(back16[0, 1]) and back16[0, 2] == pytest.approx(2.5)
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from adu_depth_core.cli.main import main as cli_main
-from adu_depth_core.runtime.files import depth_to_mm
+from adu_depth_core.image_encodings import depth_to_mm
 
 FX, FY, CX, CY = 420.0, 410.0, 300.5, 200.25
 

@@ -149,7 +149,8 @@ def test_depth_16uc1_is_rounded_millimetres_with_zero_invalid(m):
     depth = np.array([[0.0004, 0.0006, 1.2344, 1.2346], [np.nan, np.inf, 70.0, -1.0]], np.float32)
     msg = m.depth_image(depth, Header(frame_id="f"), "16UC1")
     assert msg.encoding == "16UC1" and msg.header.frame_id == "f"
-    expected = np.array([[0, 1, 1234, 1235], [0, 0, 65535, 0]], np.uint16)
+    expected = np.array([[0, 1, 1234, 1235], [0, 0, 0, 0]], np.uint16)
+    # 70 m is beyond uint16 millimetres: written as 0 (invalid, REP 118), never saturated to 65.535 m
     np.testing.assert_array_equal(m.image_to_numpy(msg), expected)
     f32 = m.image_to_numpy(m.depth_image(depth, Header(), "32FC1"))
     np.testing.assert_array_equal(f32, depth)  # NaN stays NaN

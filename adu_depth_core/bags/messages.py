@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from adu_depth_core.bags.io import jazzy_typestore
+from adu_depth_core.image_encodings import COLOR_ENCODINGS, DEPTH_ENCODINGS, ENCODINGS, Encoding, depth_to_mm
 from adu_depth_core.runtime.intrinsics import IntrinsicsError, check_K
 
 
@@ -25,26 +26,6 @@ class MessageError(ValueError):
     """A message cannot be converted; the text says what is wrong and what to do."""
 
 
-@dataclass(frozen=True)
-class Encoding:
-    channels: int
-    dtype: np.dtype
-
-
-ENCODINGS: dict[str, Encoding] = {
-    "rgb8": Encoding(3, np.dtype(np.uint8)),
-    "bgr8": Encoding(3, np.dtype(np.uint8)),
-    "rgba8": Encoding(4, np.dtype(np.uint8)),
-    "bgra8": Encoding(4, np.dtype(np.uint8)),
-    "mono8": Encoding(1, np.dtype(np.uint8)),
-    "mono16": Encoding(1, np.dtype(np.uint16)),
-    "8UC1": Encoding(1, np.dtype(np.uint8)),
-    "8UC3": Encoding(3, np.dtype(np.uint8)),
-    "16UC1": Encoding(1, np.dtype(np.uint16)),
-    "32FC1": Encoding(1, np.dtype(np.float32)),
-}
-COLOR_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8", "8UC3")
-DEPTH_ENCODINGS = ("32FC1", "16UC1")
 _POINT_FIELD_DTYPES = {1: "i1", 2: "u1", 3: "i2", 4: "u2", 5: "i4", 6: "u4", 7: "f4", 8: "f8"}
 
 
@@ -172,13 +153,6 @@ def image_to_rgb(msg: Any) -> np.ndarray:
     if msg.encoding.startswith("bgr"):
         return np.ascontiguousarray(arr[:, :, 2::-1])
     return np.ascontiguousarray(arr[:, :, :3])
-
-
-def depth_to_mm(depth_m: np.ndarray) -> np.ndarray:
-    """Metres (NaN invalid) -> uint16 millimetres (0 invalid, saturating at 65535), REP 118."""
-    with np.errstate(invalid="ignore"):
-        mm = np.rint(np.nan_to_num(depth_m, nan=0.0, posinf=0.0, neginf=0.0) * 1000.0)
-    return np.clip(mm, 0, 65535).astype(np.uint16)
 
 
 def depth_msg(depth_m: np.ndarray, header: Any, encoding: str = "32FC1") -> Any:

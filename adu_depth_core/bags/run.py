@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from adu_depth_core.bags import messages as M
 from adu_depth_core.bags.io import IMAGE_TYPES, BagError, BagReader, BagWriter, RawMessage
 from adu_depth_core.bags.matching import StampIndex
@@ -82,31 +80,6 @@ def output_topic(namespace: str, name: str) -> str:
     return f"/{ns}/{OUTPUT_TOPICS[name]}" if ns else f"/{OUTPUT_TOPICS[name]}"
 
 
-def valid_range(
-    depth_m: np.ndarray, sigma_m: np.ndarray, min_m: float, max_m: float
-) -> tuple[np.ndarray, ...]:
-    """Depth outside [min_m, max_m] -> NaN (REP 118); sigma NaN where depth is (as the node does)."""
-    with np.errstate(invalid="ignore"):
-        bad = ~((depth_m >= min_m) & (depth_m <= max_m))
-    depth_m = np.where(bad, np.float32(np.nan), depth_m).astype(np.float32, copy=False)
-    sigma_m = np.where(bad, np.float32(np.nan), sigma_m).astype(np.float32, copy=False)
-    return depth_m, sigma_m
-
-
-def sigma_limit_ratio(depth_m: np.ndarray, sigma_m: np.ndarray, cfg: RunConfig) -> np.ndarray | None:
-    """sigma / allowed sigma (> 1 = too uncertain) for the absolute and relative thresholds; None = no filter."""
-    limits = []
-    if cfg.max_sigma_m > 0:
-        limits.append(np.float32(cfg.max_sigma_m))
-    if cfg.max_relative_sigma > 0:
-        limits.append(np.float32(cfg.max_relative_sigma) * depth_m)
-    if not limits:
-        return None
-    limit = limits[0] if len(limits) == 1 else np.minimum(*limits)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return sigma_m / limit
-
-
 class FrameOutputs:
     """One image (+ its camera_info) -> {output name: rosbags message}, as the depth node builds them."""
 
@@ -120,7 +93,9 @@ class FrameOutputs:
         image_hw = rgb.shape[:2]
         pred = self.estimator.infer(rgb, output="input" if cfg.output_resolution == "camera" else "network")
         stats.timings_ms.update(pred.timings_ms)
-        depth_m, sigma_m = valid_range(pred.depth_m, pred.sigma_m, cfg.min_depth_m, cfg.max_depth_m)
+        depth_m, sigma_m = geometry.valid_depth_range(
+            pred.depth_m, pred.sigma_m, cfg.min_depth_m, cfg.max_depth_m
+        )
         out_hw = depth_m.shape[:2]
         header = M.make_header(M.stamp_ns(image_msg.header), cfg.frame_id or image_msg.header.frame_id)
         out = {
@@ -158,7 +133,9 @@ class FrameOutputs:
 
     def _points(self, depth_m, sigma_m, K, colour, header) -> Any:
         """depth_image_proc-style organised/strided cloud, uncertainty-filtered (the node's recipe)."""
-        ratio = sigma_limit_ratio(depth_m, sigma_m, self.cfg)
+        ratio = geometry.sigma_limit_ratio(
+            depth_m, sigma_m, self.cfg.max_sigma_m, self.cfg.max_relative_sigma
+        )
         s = self.cfg.points_stride
         xyz = geometry.backproject(depth_m, K, s, ratio, None if ratio is None else 1.0)
         return M.pointcloud_msg(

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from adu_depth_core.image_encodings import depth_to_mm
 from adu_depth_core.runtime.cache import write_atomic
 from adu_depth_core.runtime.colormap import colorize_depth, colorize_sigma
 from adu_depth_core.runtime.geometry import backproject
@@ -18,7 +19,6 @@ from adu_depth_core.runtime.ply import write_ply
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
-MAX_MM = 65535  # uint16 millimetres: 65.535 m; farther depth is written as 0 (invalid) in the PNG
 
 
 def list_inputs(path: Path) -> tuple[str, list[Path]]:
@@ -110,14 +110,6 @@ def intrinsics_for(K: np.ndarray, calib_hw: tuple[int, int] | None, image_hw: tu
         if calib_hw is None or tuple(calib_hw) == tuple(image_hw)
         else scale_intrinsics(K, calib_hw, image_hw)
     )
-
-
-def depth_to_mm(depth_m: np.ndarray) -> np.ndarray:
-    """float metres -> uint16 millimetres; NaN, <= 0 and > 65.535 m become 0 (invalid)."""
-    with np.errstate(invalid="ignore"):
-        mm = np.round(np.nan_to_num(depth_m, nan=0.0) * 1000.0)
-        mm[(mm <= 0) | (mm > MAX_MM)] = 0
-    return mm.astype(np.uint16)
 
 
 def _write_png(path: Path, image: np.ndarray) -> None:

@@ -98,3 +98,31 @@ def to_point_array(xyz: np.ndarray, rgb: np.ndarray | None = None) -> np.ndarray
             raise ValueError(f"colour shape {rgb.shape} does not match points {xyz.shape}")
         out["rgb"] = pack_rgb(rgb)
     return out
+
+
+def valid_depth_range(
+    depth_m: np.ndarray, sigma_m: np.ndarray, min_m: float, max_m: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Depth outside [min_m, max_m] -> NaN (REP 118 invalid), and sigma NaN wherever depth is."""
+    with np.errstate(invalid="ignore"):
+        bad = ~((depth_m >= min_m) & (depth_m <= max_m))
+    depth_m = np.where(bad, np.float32(np.nan), depth_m).astype(np.float32, copy=False)
+    sigma_m = np.where(bad, np.float32(np.nan), sigma_m).astype(np.float32, copy=False)
+    return depth_m, sigma_m
+
+
+def sigma_limit_ratio(
+    depth_m: np.ndarray, sigma_m: np.ndarray, max_sigma_m: float, max_relative_sigma: float
+) -> np.ndarray | None:
+    """sigma / allowed sigma (> 1 = too uncertain) under an absolute (m) and a relative (sigma/depth)
+    threshold, either 0 = off; None when both are off. Feeds ``backproject``'s uncertainty filter."""
+    limits = []
+    if max_sigma_m > 0:
+        limits.append(np.float32(max_sigma_m))
+    if max_relative_sigma > 0:
+        limits.append(np.float32(max_relative_sigma) * depth_m)
+    if not limits:
+        return None
+    limit = limits[0] if len(limits) == 1 else np.minimum(*limits)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sigma_m / limit
