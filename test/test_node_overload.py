@@ -74,4 +74,7 @@ def test_overload_keeps_latency_flat_and_counts_drops(ctx, tiny_student_ckpt):
     third = max(len(latencies) // 3, 1)
     early, late = np.median(latencies[:third]), np.median(latencies[-third:])
     assert late <= 3 * early + 0.1, f"latency grew from {early:.3f} s to {late:.3f} s: frames are queuing"
-    assert latencies.max() < burst_s / 3, f"max latency {latencies.max():.3f} s"
+    # A queue would push most latencies towards the burst length; a single scheduler stall on a
+    # loaded 2-core box may not, so bound the 90th percentile rather than the maximum.
+    p90 = float(np.percentile(latencies, 90))
+    assert p90 < burst_s / 3, f"90th-percentile latency {p90:.3f} s (max {latencies.max():.3f} s)"
