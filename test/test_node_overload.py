@@ -53,6 +53,7 @@ def test_overload_keeps_latency_flat_and_counts_drops(ctx, tiny_student_ckpt):
         received = node.health.counts()["received"]
         mark = len(probe.statuses(NODE))  # only statuses sent after the node went idle
         st = probe.wait_status(NODE, lambda s: _counter(s, "frames_received") == received, since=mark)
+        stages = node.health.stage_summary()  # {stage: (mean, p50, max) ms} over the recent window
 
     burst = {(t.sec, t.nanosec) for t in sent}
     outs = [
@@ -71,10 +72,16 @@ def test_overload_keeps_latency_flat_and_counts_drops(ctx, tiny_student_ckpt):
         received - base["received"] == processed + dropped
     )  # each frame the node got: processed or counted as dropped
     assert dropped > 0 and received - base["received"] <= len(sent)
-    third = max(len(latencies) // 3, 1)
-    early, late = np.median(latencies[:third]), np.median(latencies[-third:])
-    assert late <= 3 * early + 0.1, f"latency grew from {early:.3f} s to {late:.3f} s: frames are queuing"
-    # A queue would push most latencies towards the burst length; a single scheduler stall on a
-    # loaded 2-core box may not, so bound the 90th percentile rather than the maximum.
-    p90 = float(np.percentile(latencies, 90))
-    assert p90 < burst_s / 3, f"90th-percentile latency {p90:.3f} s (max {latencies.max():.3f} s)"
+    # The node's own clock (diagnostics stages), not the probe's: the probe shares this process and
+    # its receive backlog while it publishes hundreds of frames a second is not the node's latency.
+    # Newest-frame policy: a frame waits in the node at most about one inference (the one running when
+    # it arrived); a queue would make that wait accumulate several inferences and grow with the burst.
+    assert len(latencies) == processed and np.isfinite(latencies).all()
+    queue_mean, _, queue_max = stages["queue"]
+    infer_mean, _, infer_max = stages["infer"]
+    assert queue_max <= infer_max + 100.0, (
+        f"a frame waited {queue_max:.0f} ms; one inference took <= {infer_max:.0f} ms"
+    )
+    assert queue_mean <= infer_mean + 50.0, (
+        f"mean wait {queue_mean:.0f} ms vs mean inference {infer_mean:.0f} ms"
+    )
