@@ -148,12 +148,12 @@ def play_and_record(
                     raise RuntimeError("depth_node never connected to the player and recorder (see node.log)")
                 start = time.monotonic()
                 for stamp in player.stamps:
-                    is_frame = bool(player.frame_topics(stamp) & set(image_topics))
-                    if not is_frame:
+                    images = player.frame_topics(stamp) & set(image_topics)
+                    if not images:  # e.g. a LiDAR-only stamp: pass it through
                         player.play_frame(stamp)
                         continue
                     stats.frames_sent += 1
-                    source = min(player.frame_topics(stamp) & set(image_topics)).split("/")[1]
+                    source = min(images).split("/")[1]  # '/stereo/left/image_raw' -> 'stereo'
                     stats.groups.setdefault(SCENES.get(source, source), []).append(stamp)
                     if _play_until_answered(player, recorder, stamp, timeout_s, alive):
                         stats.frames_answered += 1
