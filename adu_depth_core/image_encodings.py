@@ -48,3 +48,28 @@ def depth_to_mm(depth_m: np.ndarray) -> np.ndarray:
         mm = np.rint(np.nan_to_num(depth, nan=0.0, posinf=0.0, neginf=0.0) * np.float32(1000.0))
     mm[(mm <= 0) | (mm > MAX_DEPTH_MM)] = 0
     return mm.astype(np.uint16)
+
+
+def to_rgb(pixels: np.ndarray, encoding: str) -> np.ndarray:
+    """Pixels of a colour or mono encoding (HxW or HxWxC) -> HxWx3 uint8 RGB, contiguous."""
+    if encoding == "mono8":
+        return np.repeat(pixels[:, :, None], 3, axis=2)
+    if encoding.startswith("bgr"):
+        return np.ascontiguousarray(pixels[:, :, 2::-1])
+    return np.ascontiguousarray(pixels[:, :, :3])
+
+
+def decode_compressed_rgb(data, fmt: str, error: type[Exception] = ValueError) -> np.ndarray:
+    """A jpeg/png CompressedImage payload -> HxWx3 uint8 RGB; ``error`` (the caller's type) when it is not one."""
+    import cv2
+
+    if "compresseddepth" in fmt.lower():
+        raise error(f"'{fmt}' is a compressed depth image, not a colour image")
+    if len(data) == 0:
+        raise error("compressed image is empty (0 bytes)")
+    bgr = cv2.imdecode(np.frombuffer(bytes(data), dtype=np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None or bgr.size == 0:
+        raise error(
+            f"could not decode compressed image (format '{fmt}', {len(data)} bytes): data is truncated or not jpeg/png"
+        )
+    return np.ascontiguousarray(bgr[:, :, ::-1])

@@ -14,7 +14,7 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
-from adu_depth_core.image_encodings import ENCODINGS, Encoding, depth_to_mm
+from adu_depth_core.image_encodings import ENCODINGS, Encoding, decode_compressed_rgb, depth_to_mm, to_rgb
 from adu_depth_core.runtime.intrinsics import IntrinsicsError, check_K
 
 
@@ -70,33 +70,12 @@ def image_to_rgb(msg: Image) -> np.ndarray:
             f"unsupported encoding '{msg.encoding}' for the depth network; "
             f"supported: {', '.join(CAMERA_ENCODINGS)}"
         )
-    return _to_rgb(image_to_numpy(msg), msg.encoding)
-
-
-def _to_rgb(arr: np.ndarray, encoding: str) -> np.ndarray:
-    if encoding == "mono8":
-        return np.repeat(arr[:, :, None], 3, axis=2)
-    if encoding.startswith("bgr"):
-        return np.ascontiguousarray(arr[:, :, 2::-1])
-    return np.ascontiguousarray(arr[:, :, :3])
+    return to_rgb(image_to_numpy(msg), msg.encoding)
 
 
 def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
     """A jpeg/png CompressedImage -> HxWx3 uint8 RGB."""
-    import cv2
-
-    fmt = msg.format.lower()
-    if "compresseddepth" in fmt:
-        raise ConversionError(f"'{msg.format}' is a compressed depth image, not a colour image")
-    if len(msg.data) == 0:
-        raise ConversionError("compressed image is empty (0 bytes)")
-    bgr = cv2.imdecode(np.frombuffer(msg.data, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None or bgr.size == 0:
-        raise ConversionError(
-            f"could not decode compressed image (format '{msg.format}', {len(msg.data)} bytes): "
-            "data is truncated or not jpeg/png"
-        )
-    return np.ascontiguousarray(bgr[:, :, ::-1])
+    return decode_compressed_rgb(msg.data, msg.format, ConversionError)
 
 
 def numpy_to_image(arr: np.ndarray, encoding: str, header: Header | None = None) -> Image:

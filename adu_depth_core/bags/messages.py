@@ -18,7 +18,15 @@ from typing import Any
 import numpy as np
 
 from adu_depth_core.bags.io import jazzy_typestore
-from adu_depth_core.image_encodings import COLOR_ENCODINGS, DEPTH_ENCODINGS, ENCODINGS, Encoding, depth_to_mm
+from adu_depth_core.image_encodings import (
+    COLOR_ENCODINGS,
+    DEPTH_ENCODINGS,
+    ENCODINGS,
+    Encoding,
+    decode_compressed_rgb,
+    depth_to_mm,
+    to_rgb,
+)
 from adu_depth_core.runtime.intrinsics import IntrinsicsError, check_K
 
 
@@ -123,36 +131,15 @@ def compressed_image_msg(rgb: np.ndarray, header: Any, fmt: str = "png") -> Any:
     )
 
 
-def _decode_compressed(msg: Any) -> np.ndarray:
-    import cv2
-
-    if "compresseddepth" in msg.format.lower():
-        raise MessageError(f"'{msg.format}' is a compressed depth image, not a colour image")
-    if len(msg.data) == 0:
-        raise MessageError("compressed image is empty (0 bytes)")
-    bgr = cv2.imdecode(np.asarray(msg.data, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None or bgr.size == 0:
-        raise MessageError(
-            f"could not decode compressed image (format '{msg.format}', {len(msg.data)} bytes): "
-            "data is truncated or not jpeg/png"
-        )
-    return np.ascontiguousarray(bgr[:, :, ::-1])
-
-
 def image_to_rgb(msg: Any) -> np.ndarray:
     """A colour/mono Image or a jpeg/png CompressedImage -> HxWx3 uint8 RGB (contiguous)."""
     if msg.__msgtype__ == "sensor_msgs/msg/CompressedImage":
-        return _decode_compressed(msg)
+        return decode_compressed_rgb(msg.data, msg.format, MessageError)
     if msg.encoding not in COLOR_ENCODINGS:
         raise MessageError(
             f"image encoding '{msg.encoding}' is not a colour encoding ({', '.join(COLOR_ENCODINGS)})"
         )
-    arr = image_to_array(msg)
-    if msg.encoding == "mono8":
-        return np.repeat(arr[:, :, None], 3, axis=2)
-    if msg.encoding.startswith("bgr"):
-        return np.ascontiguousarray(arr[:, :, 2::-1])
-    return np.ascontiguousarray(arr[:, :, :3])
+    return to_rgb(image_to_array(msg), msg.encoding)
 
 
 def depth_msg(depth_m: np.ndarray, header: Any, encoding: str = "32FC1") -> Any:
