@@ -8,14 +8,12 @@ depth_image_proc writes them, NaN for invalid points, ``is_dense = False``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
 from adu_depth_core.image_encodings import ENCODINGS, Encoding, decode_compressed_rgb, depth_to_mm, to_rgb
-from adu_depth_core.runtime.intrinsics import IntrinsicsError, check_K
+from adu_depth_core.runtime.intrinsics import Intrinsics, IntrinsicsError, intrinsics_from_camera_info
 
 
 class ConversionError(ValueError):
@@ -110,35 +108,12 @@ def depth_image(depth_m: np.ndarray, header: Header, encoding: str = "32FC1") ->
 # -- CameraInfo -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Intrinsics:
-    """A camera_info reduced to what the node needs; K 3x3 and P 3x4, float64, pixels."""
-
-    width: int
-    height: int
-    K: np.ndarray
-    P: np.ndarray
-
-
 def camera_info_to_intrinsics(msg: CameraInfo) -> Intrinsics:
     """Validate a CameraInfo (size, finite non-zero focal lengths, P) and return K, P."""
-    if msg.width == 0 or msg.height == 0:
-        raise ConversionError(
-            f"camera_info has zero size ({msg.width}x{msg.height}); is the camera calibrated?"
-        )
     try:
-        K = check_K(msg.k)
+        return intrinsics_from_camera_info(msg.width, msg.height, msg.k, msg.p)
     except IntrinsicsError as exc:
-        raise ConversionError(f"camera_info K is unusable: {exc}") from None
-    P = np.asarray(msg.p, dtype=np.float64).reshape(3, 4)
-    if not P.any():  # raw cameras often leave P unset: use K
-        P = np.hstack([K, np.zeros((3, 1))])
-    elif not np.isfinite(P).all() or P[0, 0] <= 0 or P[1, 1] <= 0:
-        raise ConversionError(
-            f"camera_info P is unusable (NaN/inf or non-positive focal length: {P.ravel().tolist()}); "
-            "recalibrate or leave P all zeros"
-        )
-    return Intrinsics(int(msg.width), int(msg.height), K, P)
+        raise ConversionError(str(exc)) from None
 
 
 def intrinsics_to_camera_info(template: CameraInfo, intr: Intrinsics, header: Header) -> CameraInfo:

@@ -12,7 +12,6 @@ and strict about truncated buffers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,12 @@ from adu_depth_core.image_encodings import (
     depth_to_mm,
     to_rgb,
 )
-from adu_depth_core.runtime.intrinsics import IntrinsicsError, check_K
+from adu_depth_core.runtime.intrinsics import (
+    Intrinsics,
+    IntrinsicsError,
+    check_K,
+    intrinsics_from_camera_info,
+)
 
 
 class MessageError(ValueError):
@@ -165,21 +169,6 @@ def depth_to_metres(msg: Any) -> np.ndarray:
 # -- camera_info -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Intrinsics:
-    """A CameraInfo reduced to the pinhole model: image size, K 3x3 and P 3x4 (float64, pixels)."""
-
-    width: int
-    height: int
-    K: np.ndarray
-    P: np.ndarray
-
-    @property
-    def baseline_m(self) -> float:
-        """Stereo baseline from P (ROS: ``P[0, 3] = -fx * baseline``); 0 for a left/mono camera."""
-        return float(-self.P[0, 3] / self.P[0, 0])
-
-
 def camera_info_msg(
     K: np.ndarray,
     width: int,
@@ -213,20 +202,10 @@ def camera_info_msg(
 
 def camera_info_to_intrinsics(msg: Any) -> Intrinsics:
     """Validate a CameraInfo (size, finite positive focal lengths, P) and return K and P."""
-    if msg.width == 0 or msg.height == 0:
-        raise MessageError(f"camera_info has zero size ({msg.width}x{msg.height}); is the camera calibrated?")
     try:
-        K = check_K(msg.k)
+        return intrinsics_from_camera_info(msg.width, msg.height, msg.k, msg.p)
     except IntrinsicsError as exc:
-        raise MessageError(f"camera_info K is unusable: {exc}") from None
-    P = np.asarray(msg.p, dtype=np.float64).reshape(3, 4)
-    if not P.any():  # raw cameras often leave P unset: use K
-        P = np.hstack([K, np.zeros((3, 1))])
-    elif not np.isfinite(P).all() or P[0, 0] <= 0 or P[1, 1] <= 0:
-        raise MessageError(
-            f"camera_info P is unusable (NaN/inf or non-positive focal length): {P.ravel().tolist()}"
-        )
-    return Intrinsics(int(msg.width), int(msg.height), K, P)
+        raise MessageError(str(exc)) from None
 
 
 def rescaled_camera_info(msg: Any, height: int, width: int, header: Any) -> Any:

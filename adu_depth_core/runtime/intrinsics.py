@@ -11,6 +11,7 @@ pixels; the difference is below half a pixel for downscaling.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -78,3 +79,39 @@ def scale_camera_info(
     if p is None or not np.any(np.asarray(p, dtype=np.float64)):
         return k_out, None if p is None else [0.0] * 12
     return k_out, scale_projection(np.asarray(p), src_hw, dst_hw).ravel().tolist()
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """A CameraInfo reduced to the pinhole model: image size, K 3x3 and P 3x4 (float64, pixels)."""
+
+    width: int
+    height: int
+    K: np.ndarray
+    P: np.ndarray
+
+    @property
+    def baseline_m(self) -> float:
+        """Stereo baseline from P (ROS: ``P[0, 3] = -fx * baseline``); 0 for a left/mono camera."""
+        return float(-self.P[0, 3] / self.P[0, 0])
+
+
+def intrinsics_from_camera_info(
+    width: int, height: int, k: Sequence[float], p: Sequence[float]
+) -> Intrinsics:
+    """Validate CameraInfo fields (size, K, P; an all-zero P means 'use K') -> Intrinsics, else IntrinsicsError."""
+    if width == 0 or height == 0:
+        raise IntrinsicsError(f"camera_info has zero size ({width}x{height}); is the camera calibrated?")
+    try:
+        K = check_K(k)
+    except IntrinsicsError as exc:
+        raise IntrinsicsError(f"camera_info K is unusable: {exc}") from None
+    P = np.asarray(p, dtype=np.float64).reshape(3, 4)
+    if not P.any():  # raw cameras often leave P unset: use K
+        P = np.hstack([K, np.zeros((3, 1))])
+    elif not np.isfinite(P).all() or P[0, 0] <= 0 or P[1, 1] <= 0:
+        raise IntrinsicsError(
+            f"camera_info P is unusable (NaN/inf or non-positive focal length: {P.ravel().tolist()}); "
+            "recalibrate or leave P all zeros"
+        )
+    return Intrinsics(int(width), int(height), K, P)
