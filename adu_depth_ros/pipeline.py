@@ -73,12 +73,15 @@ class CameraInfoCache:
     When the latest camera_info cannot serve an image (none yet, or another size,
     as when a camera switches resolution), lookup waits up to ``wait_s`` for the one
     with the image's stamp; otherwise it never waits, so normal frames pay nothing.
+    A wait that times out is remembered for that image size, so a camera whose
+    camera_info never fits (or never comes) costs one wait, not one per frame.
     """
 
     def __init__(self, size: int = 16, wait_s: float = 1.0) -> None:
         self._items: OrderedDict[tuple[int, int], tuple[CameraInfo, conv.Intrinsics]] = OrderedDict()
         self._size = size
         self._wait_s = wait_s
+        self._gave_up_hw: tuple[int, int] | None = None  # image size whose last wait timed out
         self._cond = threading.Condition()
 
     def add(self, msg: CameraInfo) -> None:
@@ -90,6 +93,8 @@ class CameraInfoCache:
             self._items[key] = (msg, intr)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
+            if (intr.height, intr.width) == self._gave_up_hw:
+                self._gave_up_hw = None  # a fitting camera_info came after all: wait again next time
             self._cond.notify_all()
 
     def lookup(
@@ -109,8 +114,13 @@ class CameraInfoCache:
             )
 
         with self._cond:
-            if not fits():
-                self._cond.wait_for(lambda: key in self._items, timeout=self._wait_s)
+            waited_in_vain = (
+                not fits()
+                and image_hw != self._gave_up_hw
+                and not self._cond.wait_for(lambda: key in self._items, timeout=self._wait_s)
+            )
+            if waited_in_vain:
+                self._gave_up_hw = image_hw
             if not self._items:
                 return None
             return self._items.get(key) or next(reversed(self._items.values()))

@@ -56,3 +56,26 @@ def test_mismatch_falls_back_to_latest_after_the_wait():
     cache.add(_info(640, 480, sec=1))
     found = cache.lookup(Time(sec=9), image_hw=(500, 741))
     assert found is not None and found[1].width == 640  # the node then reports the size mismatch
+
+
+def test_a_camera_info_that_never_fits_costs_one_wait_not_one_per_frame():
+    from builtin_interfaces.msg import Time
+
+    from adu_depth_ros.pipeline import CameraInfoCache
+
+    cache = CameraInfoCache(wait_s=0.3)
+    cache.add(_info(640, 480, sec=1))
+    t0 = time.monotonic()
+    cache.lookup(Time(sec=2), image_hw=(500, 741))  # waits once, then gives up
+    first = time.monotonic() - t0
+    t0 = time.monotonic()
+    for sec in range(3, 8):
+        cache.lookup(Time(sec=sec), image_hw=(500, 741))
+    later = time.monotonic() - t0
+    assert first >= 0.25 and later < 0.2, (first, later)
+    cache.add(_info(741, 500, sec=8))  # a fitting one arrives: the next mismatch may wait again
+    late = threading.Timer(0.05, lambda: cache.add(_info(741, 500, sec=9)))
+    late.start()
+    found = cache.lookup(Time(sec=9), image_hw=(500, 741))
+    late.join()
+    assert found is not None and found[1].width == 741
