@@ -81,9 +81,13 @@ def player_remaps(bag_topics: set[str]) -> dict[str, str]:
 def start_node(
     model: str, domain_id: int, log_path: Path, backend: str, extra: list[str]
 ) -> subprocess.Popen:
-    """The real depth_node in a child process, remapped into /camera, inputs over reliable QoS."""
+    """The real depth_node in a child process, remapped into /camera, inputs over reliable QoS.
+
+    It inherits this process's Fast DDS large-data profile (set in ``main``), so it needs no
+    ``--shm-segment-mb`` of its own.
+    """
     cmd = [
-        sys.executable, "-m", "adu_depth_ros.depth_node", "--shm-segment-mb", "32", "--ros-args",
+        sys.executable, "-m", "adu_depth_ros.depth_node", "--ros-args",
         "--params-file", str(params_file()),
         "-r", f"__ns:={NS}", "-r", f"image:={NS}/image_raw",
         "-p", f"model_path:={model}", "-p", f"backend:={backend}",

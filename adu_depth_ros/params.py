@@ -8,14 +8,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from adu_depth_core.image_encodings import DEPTH_ENCODINGS
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 PRECISIONS = ("fp32", "fp16", "int8")
 RESOLUTIONS = ("camera", "network")
-DEPTH_ENCODINGS = ("32FC1", "16UC1")
 RELIABILITIES = ("best_effort", "reliable", "system_default")
 DURABILITIES = ("volatile", "transient_local", "system_default")
 
@@ -200,8 +201,3 @@ class DepthNodeConfig:
 
 def _coerce(spec: ParamSpec, value: Any) -> Any:
     return float(value) if isinstance(spec.default, float) else value
-
-
-def read_only_changes(names: Iterable[str]) -> list[str]:
-    """The read-only parameters among ``names`` (rclpy refuses them too; this gives our message)."""
-    return [n for n in names if n in SPECS and SPECS[n].read_only]

@@ -22,8 +22,6 @@ from adu_depth_core.runtime.preprocess import resize_image
 from adu_depth_ros import conversions as conv
 from adu_depth_ros.params import DepthNodeConfig
 
-OUTPUTS = ("depth", "uncertainty", "camera_info", "color", "points")
-
 
 @dataclass
 class Frame:

@@ -6,8 +6,6 @@ import argparse
 import logging
 import sys
 
-STORAGE_CHOICES = ("mcap", "sqlite3")
-
 
 def add_salvage_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

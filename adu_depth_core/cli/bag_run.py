@@ -10,7 +10,8 @@ HELP = "Run a depth model over a rosbag's images; write depth, uncertainty, came
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from adu_depth_core.bags.cli_common import STORAGE_CHOICES, add_salvage_argument
+    from adu_depth_core.bags.cli_common import add_salvage_argument
+    from adu_depth_core.bags.io import STORAGES
     from adu_depth_core.runtime.cli_args import add_model_arguments
 
     parser.add_argument("--bag", required=True, help="input rosbag2 folder (or .mcap / .db3 file)")
@@ -22,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="CameraInfo topic (default: 'camera_info' next to the image topic)",
     )
     parser.add_argument("--out", required=True, help="output bag folder (must not exist)")
-    parser.add_argument("--storage", default="mcap", choices=STORAGE_CHOICES, help="output bag storage")
+    parser.add_argument("--storage", default="mcap", choices=STORAGES, help="output bag storage")
     parser.add_argument(
         "--namespace", default="", help="namespace of the output topics (like the launch file's)"
     )

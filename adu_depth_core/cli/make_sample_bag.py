@@ -10,7 +10,7 @@ HELP = "Write a small rosbag of synthetic stereo frames with camera_info, GT dep
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from adu_depth_core.bags.cli_common import STORAGE_CHOICES
+    from adu_depth_core.bags.io import STORAGES
     from adu_depth_core.runtime.cli_args import parse_hw
 
     parser.add_argument("--out", required=True, help="output bag folder (must not exist)")
@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--size", type=parse_hw, default=(192, 640), help="HEIGHTxWIDTH of the synthetic frames"
     )
     parser.add_argument("--seed", type=int, default=0, help="scene seed of the first frame")
-    parser.add_argument("--storage", default="mcap", choices=STORAGE_CHOICES, help="bag storage")
+    parser.add_argument("--storage", default="mcap", choices=STORAGES, help="bag storage")
     parser.add_argument("--no-lidar", action="store_true", help="no /lidar/points topic")
     parser.add_argument("--no-middlebury", action="store_true", help="no /middlebury/* frame")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
