@@ -78,3 +78,24 @@ def tiny_student_ckpt(tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "tiny_student.pt"
     save_checkpoint(path, model.state_dict(), card)
     return path
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch intra-op thread for a module (restored after): on a shared 2-core box, two spinning
+    OpenMP threads per process made the ray caster and the tiny models 10-100x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    """An isolated, initialised rclpy context (own ROS domain) per test module; shut down after."""
+    from adu_depth_ros.testing import ros_context
+
+    with ros_context() as context:
+        yield context

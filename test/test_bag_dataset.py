@@ -14,16 +14,7 @@ from adu_depth_core.data.folder import FolderStereo
 LEFT, RIGHT = "/stereo/left/image_raw", "/stereo/right/image_raw"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on the shared 2-core CI box, 2 spinning threads per process under load made
-    the ray caster and the tiny models 10-100x slower. Restored afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -30,16 +30,7 @@ def _array(msg, dtype, channels=1):
     return arr[..., 0] if channels == 1 else arr
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on the shared 2-core CI box, 2 spinning threads per process under load made
-    the ray caster and the tiny models 10-100x slower. Restored afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

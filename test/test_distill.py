@@ -22,13 +22,7 @@ from adu_depth_core.models import create_student, create_teacher
 H, W = 32, 64  # small: these tests run forward+backward of student, teacher and adapters
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """One intra-op thread: on the shared 2-core box, 2 OpenMP threads per process spin and run ~10x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _batch(has_depth=(True, False), seed=0):

@@ -22,14 +22,7 @@ from adu_depth_core.losses import (
 )
 from adu_depth_core.models.adapters import FeatureAdapter, SelfAttention2d
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """One intra-op thread: on the shared 2-core box, 2 OpenMP threads per process spin and run ~10x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _depths(seed: int, b: int = 3, h: int = 8, w: int = 12):

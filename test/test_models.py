@@ -16,13 +16,7 @@ from adu_depth_core.models.decoder import LOG_B_MAX, LOG_B_MIN
 ALL_ENCODERS = ["efficientnet_lite0", "resnet18", "resnet34"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """One intra-op thread: on the shared 2-core box, 2 OpenMP threads per process spin and run ~10x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _check_output(out: dict, batch: int, h: int, w: int, min_d: float, max_d: float) -> None:

@@ -14,14 +14,6 @@ NODE = "/bad/depth_node"
 
 
 @pytest.fixture(scope="module")
-def ctx():
-    from adu_depth_ros.testing import ros_context
-
-    with ros_context() as context:
-        yield context
-
-
-@pytest.fixture(scope="module")
 def node(ctx, tiny_student_ckpt):
     from adu_depth_ros.testing import running_node
 

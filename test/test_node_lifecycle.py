@@ -14,14 +14,6 @@ pytestmark = pytest.mark.ros
 NODE = "/lc/depth_node"
 
 
-@pytest.fixture(scope="module")
-def ctx():
-    from adu_depth_ros.testing import ros_context
-
-    with ros_context() as context:
-        yield context
-
-
 def _call(probe, srv_type, name, request, timeout_s=15.0):
     client = probe.create_client(srv_type, name)
     try:

@@ -21,14 +21,6 @@ ALL = ("depth", "depth/uncertainty", "depth/camera_info", "depth/color", "points
 
 
 @pytest.fixture(scope="module")
-def ctx():
-    from adu_depth_ros.testing import ros_context
-
-    with ros_context() as context:
-        yield context
-
-
-@pytest.fixture(scope="module")
 def node(ctx, tiny_student_ckpt):
     from adu_depth_ros.testing import running_node
 

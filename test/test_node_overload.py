@@ -12,14 +12,6 @@ pytestmark = pytest.mark.ros
 NODE = "/fast/depth_node"
 
 
-@pytest.fixture(scope="module")
-def ctx():
-    from adu_depth_ros.testing import ros_context
-
-    with ros_context() as context:
-        yield context
-
-
 def _counter(status, key: str) -> int:
     from adu_depth_ros.testing import status_value
 

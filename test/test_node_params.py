@@ -92,14 +92,6 @@ def test_descriptors_carry_ranges_and_read_only():
 # -- on a real node -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def ctx():
-    from adu_depth_ros.testing import ros_context
-
-    with ros_context() as context:
-        yield context
-
-
 def test_node_reads_params_file_under_a_namespace(ctx, tiny_student_ckpt):
     from adu_depth_ros.depth_node import DepthNode
     from adu_depth_ros.params import DepthNodeConfig
