@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import platform
 from pathlib import Path
 
@@ -27,22 +26,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     del parser  # no options
 
 
-def _has(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def run(args: argparse.Namespace) -> int:
+    from adu_depth_core.runtime.backends.base import has_module
+
     del args
     print(
         f"adu-depth {adu_depth_core.__version__} (Python {platform.python_version()}, {platform.machine()})"
     )
     print("\noptional components:")
     for module, what in _OPTIONAL.items():
-        print(f"  [{'x' if _has(module) else ' '}] {module:<12} {what}")
-    if _has("torch"):
+        print(f"  [{'x' if has_module(module) else ' '}] {module:<12} {what}")
+    if has_module("torch"):
         from adu_depth_core.models import ENCODERS
 
         print(f"\nencoders: {', '.join(ENCODERS.names())}")

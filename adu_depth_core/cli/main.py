@@ -13,7 +13,7 @@ from adu_depth_core import cli as _cli_pkg
 
 def _subcommand_modules():
     for info in sorted(pkgutil.iter_modules(_cli_pkg.__path__), key=lambda i: i.name):
-        if info.name.startswith("_") or info.name in {"main", "common"}:
+        if info.name.startswith("_") or info.name == "main":
             continue
         module = importlib.import_module(f"{_cli_pkg.__name__}.{info.name}")
         if hasattr(module, "COMMAND") and hasattr(module, "run"):

@@ -30,6 +30,10 @@ def palette(n: int = 256) -> np.ndarray:
     return np.round(lut).astype(np.uint8)
 
 
+_LUT = palette(256)  # read-only lookup table, built once
+_LUT.flags.writeable = False
+
+
 def value_range(values: np.ndarray, percentiles: tuple[float, float] = (2.0, 98.0)) -> tuple[float, float]:
     """Robust (lo, hi) of the finite values: the given percentiles; (0, 1) if none are finite."""
     finite = values[np.isfinite(values)]
@@ -55,12 +59,13 @@ def colorize(
     values = np.asarray(values, dtype=np.float32)
     if values.ndim != 2:
         raise ValueError(f"expected an H x W map, got shape {values.shape}")
-    lo, hi = value_range(values, percentiles)
+    # Percentiles only for an end that is not given: a fixed range (the node's per-frame case) skips them.
+    lo, hi = value_range(values, percentiles) if vmin is None or vmax is None else (0.0, 0.0)
     lo = lo if vmin is None else float(vmin)
     hi = hi if vmax is None else float(vmax)
     if not hi > lo:
         raise ValueError(f"colour range must have vmax > vmin, got [{lo}, {hi}]")
-    lut = palette(256)
+    lut = _LUT
     valid = np.isfinite(values)
     t = np.clip((np.where(valid, values, lo) - lo) / (hi - lo), 0.0, 1.0)
     if reverse:
