@@ -93,9 +93,6 @@ def from_dict(cls: type[T], d: dict[str, Any] | None, _where: str = "") -> T:
     return cls(**kwargs)
 
 
-dataclass_from_dict = from_dict  # the name the training config imports
-
-
 def load_yaml(cls: type[T], path: str | os.PathLike) -> T:
     """Read a YAML mapping into dataclass ``cls`` (strict keys)."""
     import yaml
@@ -283,17 +280,10 @@ def _row6() -> dict[str, Any]:
     return {**_row5(), "use_uncertainty_guidance": True, "unc_teacher_targets": True}
 
 
-def ablation_presets() -> dict[str, LossConfig]:
-    """Every named preset -> its LossConfig."""
-    return {name: LossConfig.ablation_row(name) for name in ABLATION_ROWS}
-
-
 __all__ = [
     "ABLATION_ROWS",
     "LossConfig",
     "ModelConfig",
-    "ablation_presets",
-    "dataclass_from_dict",
     "from_dict",
     "load_yaml",
     "save_yaml",

@@ -109,17 +109,6 @@ def write_rgb(path: str | os.PathLike, rgb: np.ndarray) -> Path:
     return atomic_write_bytes(path, lambda f: f.write(buf.tobytes()))
 
 
-def write_depth_png(path: str | os.PathLike, depth_m: np.ndarray, scale: float) -> Path:
-    """Atomically write metres as uint16 PNG (value = depth_m / scale, NaN/out-of-range -> 0)."""
-    with np.errstate(invalid="ignore"):
-        q = np.round(np.nan_to_num(depth_m, nan=0.0, posinf=0.0, neginf=0.0) / scale)
-    q[(q < 0) | (q > 65535)] = 0
-    ok, buf = cv2.imencode(".png", q.astype(np.uint16))
-    if not ok:
-        raise DataError(f"could not encode PNG for {path}")
-    return atomic_write_bytes(path, lambda f: f.write(buf.tobytes()))
-
-
 def write_npy(path: str | os.PathLike, arr: np.ndarray) -> Path:
     """Atomically write a .npy array."""
     return atomic_write_bytes(path, lambda f: np.save(f, arr, allow_pickle=False))

@@ -30,7 +30,6 @@ TEXTURE_SOURCES: dict[str, tuple[str, bool]] = {
     "ihc": ("immunohistochemistry", False),
 }
 TEXTURE_IDS: dict[str, int] = {name: i for i, name in enumerate(TEXTURE_SOURCES)}
-GREY_TEXTURES = tuple(n for n, (_, grey) in TEXTURE_SOURCES.items() if grey)
 PHOTO_TEXTURES = tuple(n for n, (_, grey) in TEXTURE_SOURCES.items() if not grey)
 
 

@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from adu_depth_core.checkpoint import CheckpointError, ModelCard, load_checkpoint, save_checkpoint
@@ -74,12 +73,3 @@ def load_training_checkpoint(path: Path) -> dict[str, Any]:
             "resume from <run_dir>/checkpoints/last.pt or step_*.pt"
         )
     return payload
-
-
-def slim_checkpoint(src: Path, dst: Path, *, half: bool = False) -> Path:
-    """Copy only the card and model weights (optionally fp16) to ``dst``."""
-    payload = load_checkpoint(src)
-    state = payload["model"]
-    if half:
-        state = {k: v.half() if torch.is_floating_point(v) else v for k, v in state.items()}
-    return save_checkpoint(dst, state, ModelCard.from_dict(payload["card"]), config=payload.get("config", {}))

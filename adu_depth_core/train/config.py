@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from adu_depth_core.config import LossConfig, ModelConfig, dataclass_from_dict, to_dict
+from adu_depth_core.config import LossConfig, ModelConfig, from_dict, to_dict
 
 TASKS = ("teacher", "distill")
 
@@ -117,7 +117,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        return dataclass_from_dict(cls, d)
+        return from_dict(cls, d)
 
 
 def apply_overrides(d: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from adu_depth_core.checkpoint import ModelCard
+from adu_depth_core.config import to_dict
 from adu_depth_core.metrics import NoValidPixels, depth_metrics, valid_pixels
 from adu_depth_core.runtime.preprocess import postprocess, preprocess
 from adu_depth_core.train import report
@@ -181,10 +182,6 @@ def write_report(result: EvalResult, out_dir: str | Path, title: str, meta: dict
     return report.write_text(out / "summary.md", "\n".join(lines) + "\n")
 
 
-def options_dict(opts: EvalOptions) -> dict:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(opts).items()}
-
-
 def parse_hw(text: str) -> tuple[int, int]:
     """``"192x640"`` -> (192, 640)."""
     try:
@@ -234,7 +231,7 @@ def run_eval_cli(args) -> int:
         "arch": card.arch,
         "dataset": args.dataset,
         "data": parse_kv(args.data_kwargs),
-        **options_dict(opts),
+        **to_dict(opts),
     }
     summary = write_report(result, args.out, f"{card.arch} {args.model} on {args.dataset}", meta)
     print(report.markdown_table([(card.arch, result.mean, None)], report.COLUMNS), end="")
