@@ -15,9 +15,10 @@ from adu_depth_core.data.augment import (
     random_crop,
     reproject_to_right,
 )
-from adu_depth_core.data.sample import StereoSample, scale_intrinsics
+from adu_depth_core.data.sample import StereoSample
 from adu_depth_core.data.synthetic import StereoSynthesizer, SynthConfig, kitti_intrinsics
 from adu_depth_core.data.torch_dataset import StereoDataset, fit_to_size, resize_sample
+from adu_depth_core.runtime.intrinsics import scale_intrinsics
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +106,7 @@ def test_resize_scales_k_like_rendering_at_that_size():
     big = StereoSynthesizer(SynthConfig(height=96, width=320)).render(2).to_sample()
     half = resize_sample(big, 48, 160)
     np.testing.assert_allclose(half.K, kitti_intrinsics(48, 160))
-    np.testing.assert_allclose(scale_intrinsics(big.K, 0.5, 0.5), kitti_intrinsics(48, 160))
+    np.testing.assert_allclose(scale_intrinsics(big.K, (96, 320), (48, 160)), kitti_intrinsics(48, 160))
     assert half.depth_m.shape == (48, 160) and half.valid.shape == (48, 160)
 
 
@@ -139,7 +140,8 @@ def test_dataset_batch_contract_and_fit(frame):
     centred = fit_to_size(frame.to_sample(), (32, 96), rng=None)
     # 64x208 -> cover 32x96 at scale 0.5 -> 32x104, centred crop of 4 px on each side
     np.testing.assert_allclose(
-        centred.K, scale_intrinsics(frame.K, 0.5, 0.5) - np.array([[0, 0, 4], [0, 0, 0], [0, 0, 0]])
+        centred.K,
+        scale_intrinsics(frame.K, (64, 208), (32, 104)) - np.array([[0, 0, 4], [0, 0, 0], [0, 0, 0]]),
     )
     loader = torch.utils.data.DataLoader(ds, batch_size=2)
     batch = next(iter(loader))

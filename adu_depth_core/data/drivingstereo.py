@@ -29,7 +29,8 @@ import numpy as np
 
 from adu_depth_core.data.io import read_depth_png, read_rgb
 from adu_depth_core.data.kitti import _matrix, parse_calib_file
-from adu_depth_core.data.sample import DataError, StereoSample, make_valid, scale_intrinsics
+from adu_depth_core.data.sample import DataError, StereoSample, make_valid
+from adu_depth_core.runtime.intrinsics import scale_intrinsics
 
 CALIB_DIRS = ("half-image-calib", "full-image-calib", "calib", "calib_{split}", "{split}-calib")
 
@@ -104,7 +105,7 @@ class DrivingStereo:
         )
         size = cal.get("S_rect_101")
         if isinstance(size, np.ndarray) and size.size == 2 and (round(size[1]), round(size[0])) != hw:
-            K = scale_intrinsics(K, hw[1] / size[0], hw[0] / size[1])
+            K = scale_intrinsics(K, (float(size[1]), float(size[0])), hw)
         return K, abs(baseline_m)
 
 

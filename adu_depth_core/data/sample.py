@@ -97,16 +97,6 @@ def make_valid(depth_m: np.ndarray) -> np.ndarray:
         return np.isfinite(depth_m) & (depth_m > 0)
 
 
-def scale_intrinsics(K: np.ndarray, sx: float, sy: float) -> np.ndarray:
-    """K for an image resized by (sx, sy), pixel centres at integer coordinates."""
-    out = np.array(K, dtype=np.float64, copy=True)
-    out[0, 0] *= sx
-    out[1, 1] *= sy
-    out[0, 2] = (K[0, 2] + 0.5) * sx - 0.5
-    out[1, 2] = (K[1, 2] + 0.5) * sy - 0.5
-    return out
-
-
 def crop_sample(sample: StereoSample, y0: int, x0: int, h: int, w: int) -> StereoSample:
     """Crop both views and the depth at the same window; the principal point moves with it."""
     H, W = sample.height, sample.width

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from adu_depth_core.data.augment import AugmentConfig, augment
-from adu_depth_core.data.sample import DataError, StereoSample, crop_sample, make_valid, scale_intrinsics
+from adu_depth_core.data.sample import DataError, StereoSample, crop_sample, make_valid
+from adu_depth_core.runtime.intrinsics import scale_intrinsics
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def resize_sample(sample: StereoSample, height: int, width: int) -> StereoSample
         right=img(sample.right),
         depth_m=depth,
         valid=valid,
-        K=scale_intrinsics(sample.K, sx, sy),
+        K=scale_intrinsics(sample.K, (h, w), (height, width)),
     )
 
 
