@@ -48,6 +48,7 @@ class DrivingStereo:
         if depth not in ("depth", "disparity", "none"):
             raise ValueError(f"depth must be 'depth', 'disparity' or 'none', got {depth!r}")
         self.root, self.split, self.depth = Path(root), split, depth
+        self._calib: dict[str, dict] = {}  # sequence -> parsed calibration file
         left_root = self.root / f"{split}-left-image"
         if not left_root.is_dir():
             raise DataError(
@@ -94,7 +95,9 @@ class DrivingStereo:
                 f"no calibration for sequence {sequence}: expected {sequence}.txt in one of "
                 f"{', '.join(d.format(split=self.split) for d in CALIB_DIRS)} under {self.root}"
             )
-        cal = parse_calib_file(path)
+        if sequence not in self._calib:  # parsed once per sequence, not once per sample
+            self._calib[sequence] = parse_calib_file(path)
+        cal = self._calib[sequence]
         P_left, P_right = _matrix(cal, "P_rect_101", (3, 4), path), _matrix(cal, "P_rect_103", (3, 4), path)
         K = P_left[:3, :3].copy()
         T = cal.get("T_103")

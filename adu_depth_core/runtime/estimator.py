@@ -128,11 +128,12 @@ class DepthEstimator:
         """
         t0 = time.perf_counter()
         check_image(image)
+        out_hw = self._output_hw(image.shape[:2], output)  # a bad ``output`` fails before any inference
         x = preprocess(image, *self.network_hw, dtype=self.backend.input_dtype)
         t1 = time.perf_counter()
         depth, sigma = self.backend.run(x)
         t2 = time.perf_counter()
-        depth_m, sigma_m = postprocess(depth, sigma, self._output_hw(image.shape[:2], output))
+        depth_m, sigma_m = postprocess(depth, sigma, out_hw)
         t3 = time.perf_counter()
         timings = {"preprocess": t1 - t0, "inference": t2 - t1, "postprocess": t3 - t2, "total": t3 - t0}
         return DepthResult(depth_m, sigma_m, {k: 1000.0 * v for k, v in timings.items()}, self.network_hw)
