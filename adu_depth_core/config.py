@@ -107,7 +107,7 @@ def load_yaml(cls: type[T], path: str | os.PathLike) -> T:
 
 
 def save_yaml(obj: Any, path: str | os.PathLike) -> Path:
-    """Write a dataclass as YAML, atomically."""
+    """Write a dataclass (or a plain mapping) as YAML, atomically, keys in field order."""
     import yaml
 
     from adu_depth_core.checkpoint import atomic_write_bytes

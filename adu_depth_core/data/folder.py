@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from adu_depth_core.checkpoint import atomic_write_bytes
+from adu_depth_core.config import save_yaml
 from adu_depth_core.data.io import read_depth_png, read_npy, read_rgb, write_npy, write_rgb
 from adu_depth_core.data.sample import DataError, StereoSample, make_valid
 
@@ -68,8 +68,7 @@ def write_calib(
         "width": int(width),
         **extra,
     }
-    text = yaml.safe_dump(data, sort_keys=False)
-    return atomic_write_bytes(Path(root) / CALIB_FILE, lambda f: f.write(text.encode("utf-8")))
+    return save_yaml(data, Path(root) / CALIB_FILE)
 
 
 def write_sample(root: str | os.PathLike, stem: str, sample: StereoSample, **extra_depth: np.ndarray) -> None:

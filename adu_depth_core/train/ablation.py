@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from adu_depth_core.config import ABLATION_ROWS, LossConfig, from_dict, to_dict
+from adu_depth_core.config import ABLATION_ROWS, LossConfig, from_dict, save_yaml, to_dict
 from adu_depth_core.train import report
 from adu_depth_core.train.config import TrainConfig, apply_overrides
 
@@ -232,5 +232,5 @@ def write_results(cfg, results, teacher_eval, teacher_ckpt, timing, command) -> 
     ]
     rows += [{"row": "teacher", "seed": "", "set": k, **m} for k, m in teacher_eval.items()]
     report.write_csv(out.with_name(out.stem + "_runs.csv"), rows)
-    report.write_text(out.with_name(out.stem + "_config.yaml"), yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    save_yaml(cfg, out.with_name(out.stem + "_config.yaml"))
     return out

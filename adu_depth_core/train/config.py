@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from adu_depth_core.config import LossConfig, ModelConfig, from_dict, to_dict
+from adu_depth_core.config import LossConfig, ModelConfig, from_dict, save_yaml, to_dict
 
 TASKS = ("teacher", "distill")
 
@@ -157,7 +157,4 @@ def load_train_config(
 
 def save_train_config(cfg: TrainConfig, path: str | Path) -> Path:
     """Write the resolved config as YAML (atomically)."""
-    from adu_depth_core.checkpoint import atomic_write_bytes
-
-    text = yaml.safe_dump(cfg.to_dict(), sort_keys=False)
-    return atomic_write_bytes(path, lambda f: f.write(text.encode()))
+    return save_yaml(cfg, path)
