@@ -94,21 +94,13 @@ def _print_stats(stats, out: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from adu_depth_core.bags.cli_common import print_error, setup_logging, user_errors
     from adu_depth_core.bags.run import RunStats, run_bag
-    from adu_depth_core.runtime import DepthEstimator
+    from adu_depth_core.runtime.cli_args import estimator_from_args
 
     setup_logging(args.quiet)
     stats = RunStats()
     try:
         cfg = _config(args)
-        est = DepthEstimator.from_file(
-            args.model,
-            args.backend,
-            args.device,
-            args.precision,
-            num_threads=args.threads,
-            cache_dir=args.cache_dir,
-        )
-        print(f"model: {est.describe()}", file=sys.stderr)
+        est = estimator_from_args(args)
         run_bag(args.bag, est, args.out, cfg, salvage=args.salvage, progress=not args.quiet, stats=stats)
     except user_errors() as exc:
         return print_error(exc)

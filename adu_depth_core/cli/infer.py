@@ -82,24 +82,16 @@ def _frames(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from adu_depth_core.runtime import DepthEstimator
+    from adu_depth_core.runtime.cli_args import estimator_from_args
     from adu_depth_core.runtime.files import intrinsics_for, save_outputs
 
     try:
         K, calib_hw = _intrinsics(args)
         frames, total = _frames(args)
-        est = DepthEstimator.from_file(
-            args.model,
-            args.backend,
-            args.device,
-            args.precision,
-            num_threads=args.threads,
-            cache_dir=args.cache_dir,
-        )
+        est = estimator_from_args(args)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"model: {est.describe()}", file=sys.stderr)
     out, failed, done, total_ms = Path(args.out), [], 0, 0.0
     output = "network" if args.network_size else "input"
     for name, rgb in tqdm(frames, total=total, desc="infer", unit="img"):

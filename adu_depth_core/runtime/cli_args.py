@@ -34,3 +34,21 @@ def add_model_arguments(parser: argparse.ArgumentParser, model_default: str | No
     parser.add_argument("--precision", default="fp32", choices=PRECISION_CHOICES, help="numeric precision")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch / ONNX Runtime")
     parser.add_argument("--cache-dir", default=None, help="where exported ONNX / built engines are cached")
+
+
+def estimator_from_args(args: argparse.Namespace):
+    """The DepthEstimator that ``add_model_arguments``' options describe (its description goes to stderr)."""
+    import sys
+
+    from adu_depth_core.runtime.estimator import DepthEstimator
+
+    est = DepthEstimator.from_file(
+        args.model,
+        args.backend,
+        args.device,
+        args.precision,
+        num_threads=args.threads,
+        cache_dir=args.cache_dir,
+    )
+    print(f"model: {est.describe()}", file=sys.stderr)
+    return est
