@@ -148,3 +148,14 @@ def test_bad_arguments_fail_clearly(tiny_student_ckpt, photos, tmp_path, capsys)
 def test_depth_to_mm_marks_out_of_range_as_invalid():
     depth = np.array([[np.nan, -1.0, 0.0004, 1.2345, 65.535, 70.0]], dtype=np.float32)
     np.testing.assert_array_equal(depth_to_mm(depth), [[0, 0, 0, 1234, 65535, 0]])
+
+
+def test_every_and_max_frames_must_be_positive(capsys):
+    """``--every 0`` used to reach a modulo by zero on video input; argparse now refuses it (exit 2)."""
+    from adu_depth_core.cli.main import main
+
+    for flag in ("--every", "--max-frames"):
+        with pytest.raises(SystemExit) as exc:
+            main(["infer", "--input", "x.mp4", "--out", "o", flag, "0"])
+        assert exc.value.code == 2
+        assert "must be at least 1" in capsys.readouterr().err

@@ -11,7 +11,7 @@ HELP = "Run a depth model on an image, a folder of images or a video and write d
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from adu_depth_core.runtime.cli_args import add_model_arguments
+    from adu_depth_core.runtime.cli_args import add_model_arguments, positive_int
 
     add_model_arguments(parser)
     parser.add_argument("--input", required=True, help="an image, a folder of images, or a video file")
@@ -36,8 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar=("MIN_M", "MAX_M"),
         help="fixed colour range for depth (default: 2nd-98th percentile of each image)",
     )
-    parser.add_argument("--every", type=int, default=1, help="video: use every N-th frame")
-    parser.add_argument("--max-frames", type=int, default=None, help="video: stop after this many frames")
+    parser.add_argument("--every", type=positive_int, default=1, help="video: use every N-th frame")
+    parser.add_argument(
+        "--max-frames", type=positive_int, default=None, help="video: stop after this many frames"
+    )
 
 
 def _intrinsics(args: argparse.Namespace):

@@ -19,6 +19,17 @@ def parse_hw(text: str) -> tuple[int, int]:
     return h, w
 
 
+def positive_int(text: str) -> int:
+    """An argparse type for counts and strides: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def add_model_arguments(parser: argparse.ArgumentParser, model_default: str | None = "default") -> None:
     """--model, --backend, --device, --precision, --threads, --cache-dir."""
     parser.add_argument(
