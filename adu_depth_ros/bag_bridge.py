@@ -111,9 +111,15 @@ class BagRecorder(Node):
         qos: QoSProfile | None = None,
         node_name: str = "adu_depth_bag_recorder",
         context: Context | None = None,
+        skip_repeats: bool = False,
     ) -> None:
-        """``topics``: graph topic name -> message type ('sensor_msgs/msg/Image')."""
+        """``topics``: graph topic name -> message type ('sensor_msgs/msg/Image').
+
+        ``skip_repeats``: record a topic's message only once per header stamp (a player that
+        resends an unanswered frame must not leave two copies of it in the bag).
+        """
         super().__init__(node_name, context=context)
+        self._skip_repeats = skip_repeats
         self._lock = threading.Lock()
         self._seen: dict[str, set[int]] = defaultdict(set)
         self._writer = BagWriter(bag_path, storage=storage).open()
@@ -133,6 +139,8 @@ class BagRecorder(Node):
         except MessageError:
             stamp = self.get_clock().now().nanoseconds
         with self._lock:
+            if self._skip_repeats and stamp in self._seen[topic]:
+                return
             self._writer.write_raw(topic, data, stamp)
             self._seen[topic].add(stamp)
 

@@ -144,7 +144,7 @@ def play_and_record(
     stats, alive = PlayStats(), lambda: node.poll() is None
     with ros_context(domain_id) as ctx:
         player = BagPlayer(sample_bag, remap, remap=remap, context=ctx)
-        recorder = BagRecorder(out_bag, {**INPUTS, **OUTPUTS}, context=ctx)
+        recorder = BagRecorder(out_bag, {**INPUTS, **OUTPUTS}, context=ctx, skip_repeats=True)
         try:
             with spinning(ctx, player, recorder):
                 image_topics = [t for t, dst in remap.items() if dst == f"{NS}/image_raw"]

@@ -51,3 +51,35 @@ def test_play_and_record_round_trip(tmp_path):
         original = {(r.topic, r.log_time_ns): r.data for r in a.raw_messages(topics)}
         replayed = {(r.topic.removeprefix("/replay"), r.log_time_ns): r.data for r in b.raw_messages()}
     assert replayed == original
+
+
+def test_recorder_can_skip_a_resent_frame(tmp_path):
+    """A lockstep player may resend an unanswered frame; with skip_repeats the bag keeps one copy."""
+    from adu_depth_core.bags.io import BagReader
+    from adu_depth_core.bags.sample_bag import SampleBagConfig, write_sample_bag
+    from adu_depth_ros.bag_bridge import BagPlayer, BagRecorder
+    from adu_depth_ros.testing import ros_context, spinning
+
+    src = write_sample_bag(
+        tmp_path / "in",
+        SampleBagConfig(n=1, height=32, width=64, lidar=False, middlebury=False),
+        progress=False,
+    )
+    topic = "/stereo/left/camera_info"
+    with ros_context() as ctx:
+        player = BagPlayer(src, [topic], remap={topic: "/replay/info"}, context=ctx)
+        recorder = BagRecorder(
+            tmp_path / "out", {"/replay/info": "sensor_msgs/msg/CameraInfo"}, context=ctx, skip_repeats=True
+        )
+        with spinning(ctx, player, recorder):
+            assert _wait(lambda: player.subscriber_count(topic) > 0)
+            stamp = player.stamps[0]
+            for _ in range(3):
+                player.play_frame(stamp)
+            assert _wait(lambda: recorder.has("/replay/info", stamp))
+            time.sleep(0.5)  # let the resends arrive too
+        recorder.close()
+        player.destroy_node()
+        recorder.destroy_node()
+    with BagReader(tmp_path / "out") as bag:
+        assert bag.topics["/replay/info"].count == 1
