@@ -57,6 +57,13 @@ def _folder(output_size: tuple[int, int] | None, **kw: Any) -> Sequence[StereoSa
     return FolderStereo(**kw)
 
 
+@DATASETS.register("folders")
+def _folders(output_size: tuple[int, int] | None, **kw: Any) -> Sequence[StereoSample]:
+    from adu_depth_core.data.folder import FolderStereoSet
+
+    return FolderStereoSet(**kw)
+
+
 @DATASETS.register("rosbag")
 def _rosbag(output_size: tuple[int, int] | None, **kw: Any) -> Sequence[StereoSample]:
     from adu_depth_core.data.rosbag import RosbagStereo
