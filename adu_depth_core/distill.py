@@ -181,7 +181,9 @@ class DistillationTask(nn.Module):
         t_out = conf = guide = None
         if cfg.uses_teacher:
             _require(batch, "right")
-            t_out = self.teacher(batch["left"], batch["right"], focal_baseline(batch).to(batch["left"].device))
+            t_out = self.teacher(
+                batch["left"], batch["right"], focal_baseline(batch).to(batch["left"].device)
+            )
             conf = teacher_confidence(t_out["log_b"], cfg.conf_temperature)
             guide = conf if cfg.use_uncertainty_guidance else None
         if cfg.w_u > 0:

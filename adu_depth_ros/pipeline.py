@@ -131,6 +131,7 @@ class FrameResult:
     messages: dict[str, Any] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
     problems: list[tuple[str, str]] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)  # shown as is in diagnostics (e.g. the fx used)
 
 
 def to_rgb(msg: Image | CompressedImage) -> np.ndarray:
@@ -171,8 +172,15 @@ class FrameProcessor:
         rgb = to_rgb(msg)
         t1 = time.perf_counter()
         image_hw = rgb.shape[:2]
-        pred = self.estimator.infer(rgb, output="input" if cfg.output_resolution == "camera" else "network")
+        info = self._camera_info(msg, image_hw, res)
+        pred = self.estimator.infer(
+            rgb,
+            output="input" if cfg.output_resolution == "camera" else "network",
+            K=None if info is None else info[1].K,
+        )
         out_hw = pred.depth_m.shape[:2]
+        if pred.fx_px is not None:
+            res.notes.update(fx_px=f"{pred.fx_px:.2f}", fx_source=pred.fx_source)
         t2 = time.perf_counter()
         res.timings_ms.update(convert=1e3 * (t1 - t0), infer=1e3 * (t2 - t1))
         res.timings_ms.update({f"infer_{k}": float(v) for k, v in pred.timings_ms.items() if k != "total"})
@@ -180,7 +188,7 @@ class FrameProcessor:
             pred.depth_m, pred.sigma_m, cfg.min_depth_m, cfg.max_depth_m
         )
         header = output_header(msg.header, cfg)
-        intr = self._intrinsics(msg, image_hw, out_hw, res) if wanted & {"camera_info", "points"} else None
+        intr = self._intrinsics(info, image_hw, out_hw, res) if wanted & {"camera_info", "points"} else None
         self._images(res, depth_m, sigma_m, header, cfg, wanted)
         if intr is not None and "camera_info" in wanted:
             res.messages["camera_info"] = conv.intrinsics_to_camera_info(intr[0], intr[1], header)
@@ -192,17 +200,32 @@ class FrameProcessor:
         res.timings_ms["build"] = 1e3 * (time.perf_counter() - t2)
         return res
 
-    def _intrinsics(
-        self, msg, image_hw, out_hw, res: FrameResult
-    ) -> tuple[CameraInfo, conv.Intrinsics] | None:
+    def _camera_info(self, msg, image_hw, res: FrameResult) -> tuple[CameraInfo, conv.Intrinsics] | None:
+        """The image's camera_info (its fx sets a camera-aware model's metric scale), None if it has none."""
         found = self.infos.lookup(msg.header.stamp, image_hw)
         if found is None:
             res.problems.append(
                 (
                     "camera_info",
-                    "no valid camera_info received yet; depth/camera_info and points wait for one",
+                    "no valid camera_info received yet; depth assumes the model's canonical camera, "
+                    "depth/camera_info and points wait for one",
                 )
             )
+            return None
+        if (found[1].height, found[1].width) != tuple(image_hw):
+            res.problems.append(
+                (
+                    "camera_info",
+                    f"camera_info is {found[1].width}x{found[1].height} but the image is "
+                    f"{image_hw[1]}x{image_hw[0]}; depth assumes the model's canonical camera - publish the "
+                    "camera_info that belongs to this image (after any resize/crop)",
+                )
+            )
+            return None
+        return found
+
+    def _intrinsics(self, found, image_hw, out_hw, res: FrameResult) -> tuple[CameraInfo, conv.Intrinsics] | None:
+        if found is None:
             return None
         try:
             return found[0], intrinsics_for(found[1], image_hw, out_hw)

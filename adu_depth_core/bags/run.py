@@ -91,7 +91,11 @@ class FrameOutputs:
         cfg = self.cfg
         rgb = M.image_to_rgb(image_msg)
         image_hw = rgb.shape[:2]
-        pred = self.estimator.infer(rgb, output="input" if cfg.output_resolution == "camera" else "network")
+        info = self._checked_info(info_msg, image_hw, stats)
+        K = None if info is None else M.camera_info_to_intrinsics(info).K
+        pred = self.estimator.infer(
+            rgb, output="input" if cfg.output_resolution == "camera" else "network", K=K
+        )
         stats.timings_ms.update(pred.timings_ms)
         depth_m, sigma_m = geometry.valid_depth_range(
             pred.depth_m, pred.sigma_m, cfg.min_depth_m, cfg.max_depth_m
@@ -104,7 +108,6 @@ class FrameOutputs:
         }
         if cfg.color:
             out["color"] = M.image_msg(colormap.colorize_depth(depth_m), "rgb8", header)
-        info = self._checked_info(info_msg, image_hw, stats)
         if info is None:
             return out
         out["camera_info"] = M.rescaled_camera_info(info, out_hw[0], out_hw[1], header)
@@ -126,7 +129,7 @@ class FrameOutputs:
         if (intr.height, intr.width) != tuple(image_hw):
             stats.problems[
                 f"camera_info is {intr.width}x{intr.height} but the image is {image_hw[1]}x{image_hw[0]}; "
-                "no depth/camera_info or points for those frames"
+                "their depth assumes the model's canonical camera; no depth/camera_info or points for them"
             ] += 1
             return None
         return info_msg

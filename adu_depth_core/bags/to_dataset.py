@@ -173,7 +173,9 @@ def _write_pair(out: Path, reader, i: int, teacher: TeacherLabeler | None, stats
         return False
     labels = {}
     if teacher is not None:
-        labels["teacher_depth"], labels["confidence"] = teacher(sample.left, sample.right, sample.K, sample.baseline_m)
+        labels["teacher_depth"], labels["confidence"] = teacher(
+            sample.left, sample.right, sample.K, sample.baseline_m
+        )
     write_sample(out, f"{stats.written:06d}", sample, **labels)
     stats.written += 1
     return True

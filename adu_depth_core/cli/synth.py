@@ -69,9 +69,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     h, w = args.size
     synth = StereoSynthesizer(
-        SynthConfig(
-            height=h, width=w, layout=args.layout, lidar=args.lidar, hfov_deg=_hfov(args.hfov)
-        ),
+        SynthConfig(height=h, width=w, layout=args.layout, lidar=args.lidar, hfov_deg=_hfov(args.hfov)),
         args.device,
     )
     meta = {"generator": {"layout": args.layout, "seed": args.seed, "lidar": bool(args.lidar)}}

@@ -71,7 +71,9 @@ class SynthConfig:
 
     def __post_init__(self) -> None:
         if self.hfov_deg is not None and not 1.0 <= self.hfov_deg[0] <= self.hfov_deg[1] < 179.0:
-            raise ValueError(f"hfov_deg must be (lo, hi) degrees with 1 <= lo <= hi < 179, got {self.hfov_deg}")
+            raise ValueError(
+                f"hfov_deg must be (lo, hi) degrees with 1 <= lo <= hi < 179, got {self.hfov_deg}"
+            )
 
 
 @dataclass

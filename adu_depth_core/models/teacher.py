@@ -71,7 +71,9 @@ class RefineHead(nn.Module):
         return torch.tanh(r[:, :1]), r[:, 1:]
 
 
-def focal_baseline_tensor(focal_baseline: torch.Tensor | float, batch: int, ref: torch.Tensor) -> torch.Tensor:
+def focal_baseline_tensor(
+    focal_baseline: torch.Tensor | float, batch: int, ref: torch.Tensor
+) -> torch.Tensor:
     """fx * baseline (pixel-metres), scalar or per sample -> B x 1 x 1 x 1 float32 on ref's device."""
     fb = torch.as_tensor(focal_baseline, dtype=torch.float32, device=ref.device).reshape(-1)
     if fb.numel() == 1:
@@ -118,7 +120,10 @@ class StereoTeacher(nn.Module):
         self.cost = nn.ModuleDict(
             {
                 str(s): CostVolume(
-                    encoder.channels[STRIDES.index(s)], s, max(2, bins * DISPARITY_STRIDE // s), out_ch=cost_channels
+                    encoder.channels[STRIDES.index(s)],
+                    s,
+                    max(2, bins * DISPARITY_STRIDE // s),
+                    out_ch=cost_channels,
                 )
                 for s in self.cost_strides
             }
@@ -203,4 +208,3 @@ def create_teacher(
         cost_strides,
         cost_channels,
     )
-
