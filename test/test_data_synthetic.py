@@ -146,7 +146,7 @@ def test_gpu_render_matches_cpu():
 
 
 def test_random_cameras_differ_per_seed_keep_the_scene_and_stay_exact():
-    from adu_depth_core.data.synthetic import SynthConfig, StereoSynthesizer
+    from adu_depth_core.data.synthetic import StereoSynthesizer, SynthConfig
 
     synth = StereoSynthesizer(SynthConfig(height=48, width=160, hfov_deg=(40.0, 100.0)))
     kitti = StereoSynthesizer(SynthConfig(height=48, width=160))
