@@ -224,7 +224,9 @@ class FrameProcessor:
             return None
         return found
 
-    def _intrinsics(self, found, image_hw, out_hw, res: FrameResult) -> tuple[CameraInfo, conv.Intrinsics] | None:
+    def _intrinsics(
+        self, found, image_hw, out_hw, res: FrameResult
+    ) -> tuple[CameraInfo, conv.Intrinsics] | None:
         if found is None:
             return None
         try:
