@@ -49,11 +49,12 @@ class FrozenTeacher(nn.Module):
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike) -> FrozenTeacher:
-        """Load a stage-1 checkpoint (its card must say arch 'teacher')."""
+        """Load a stage-1 checkpoint (its card must say arch 'teacher'); ``"default"``: the bundled teacher."""
         from adu_depth_core.checkpoint import CheckpointError
         from adu_depth_core.models import load_model
+        from adu_depth_core.models.loading import teacher_checkpoint
 
-        model, card = load_model(path)
+        model, card = load_model(teacher_checkpoint(path))
         if card.arch != "teacher":
             raise CheckpointError(
                 f"{path} holds a '{card.arch}', not a teacher; give the train-teacher checkpoint"

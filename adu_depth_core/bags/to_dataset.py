@@ -62,8 +62,9 @@ class TeacherLabeler:
         import torch
 
         from adu_depth_core.models import load_model
+        from adu_depth_core.models.loading import teacher_checkpoint
 
-        model, card = load_model(checkpoint)
+        model, card = load_model(teacher_checkpoint(checkpoint))
         if card.arch != "teacher":
             raise BagError(f"--teacher {checkpoint} is a '{card.arch}' checkpoint; give a stereo teacher's")
         self.device = torch.device(device)
