@@ -80,6 +80,31 @@ def tiny_student_ckpt(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_canonical_ckpt(tmp_path_factory):
+    """A small random-weight canonical-camera student (card canonical_focal_px = 100 px at its 64x128 input)."""
+    import torch
+
+    from adu_depth_core.checkpoint import ModelCard, save_checkpoint
+    from adu_depth_core.models import create_student
+
+    torch.manual_seed(1)
+    kwargs = {"encoder": "efficientnet_lite0", "min_depth": 0.2, "max_depth": 200.0}
+    model = create_student(pretrained=False, **kwargs).eval()
+    card = ModelCard(
+        model_kwargs=kwargs,
+        input_height=64,
+        input_width=128,
+        min_depth_m=0.5,
+        max_depth_m=80.0,
+        canonical_focal_px=100.0,
+        notes="random weights, for tests",
+    )
+    path = tmp_path_factory.mktemp("canonical") / "canonical_student.pt"
+    save_checkpoint(path, model.state_dict(), card)
+    return path
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """One torch intra-op thread for a module (restored after): on a shared 2-core box, two spinning

@@ -262,11 +262,11 @@ class _InterruptAt:
     def __init__(self, est, n):
         self.est, self.n, self.calls = est, n, 0
 
-    def infer(self, rgb, output="input"):
+    def infer(self, rgb, output="input", **camera):
         self.calls += 1
         if self.calls == self.n:
             raise KeyboardInterrupt
-        return self.est.infer(rgb, output=output)
+        return self.est.infer(rgb, output=output, **camera)
 
 
 @pytest.mark.parametrize("storage", ["mcap", "sqlite3"])

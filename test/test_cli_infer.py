@@ -134,8 +134,10 @@ def test_video_every_other_frame(tiny_student_ckpt, tmp_path):
 def test_bad_arguments_fail_clearly(tiny_student_ckpt, photos, tmp_path, capsys):
     assert _infer(tiny_student_ckpt, tmp_path / "nothing", tmp_path / "o") == 2
     assert "input not found" in capsys.readouterr().err
-    assert _infer(tiny_student_ckpt, photos, tmp_path / "o", "--fx", "100") == 2
-    assert "give all of --fx --fy --cx --cy" in capsys.readouterr().err
+    assert _infer(tiny_student_ckpt, photos, tmp_path / "o", "--fy", "100") == 2
+    assert "give --fx" in capsys.readouterr().err
+    assert _infer(tiny_student_ckpt, photos, tmp_path / "o", "--fx", "100", "--cx", "5") == 2
+    assert "both --cx and --cy" in capsys.readouterr().err
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"garbage")
     assert _infer(bad, photos, tmp_path / "o") == 2
@@ -159,3 +161,14 @@ def test_every_and_max_frames_must_be_positive(capsys):
             main(["infer", "--input", "x.mp4", "--out", "o", flag, "0"])
         assert exc.value.code == 2
         assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_fx_sets_a_camera_aware_models_metric_scale(tiny_canonical_ckpt, photos, tmp_path):
+    """--fx alone (principal point at the centre) scales depth and writes a PLY; twice the fx, twice the depth."""
+    for fx in (100.0, 200.0):
+        assert _infer(tiny_canonical_ckpt, photos / "moto.png", tmp_path / f"fx{fx:g}", "--fx", str(fx)) == 0
+    names = sorted(p.name for p in (tmp_path / "fx100").iterdir())
+    assert any(n.endswith(".ply") for n in names)
+    depth = [n for n in names if n.endswith("_depth.npy")][0]
+    one, two = (np.load(tmp_path / d / depth) for d in ("fx100", "fx200"))
+    np.testing.assert_allclose(two, 2 * one, rtol=1e-5)

@@ -14,27 +14,8 @@ F_CANONICAL = 100.0
 
 
 @pytest.fixture(scope="module")
-def canonical_ckpt(tmp_path_factory):
-    """A small random-weight canonical-camera student checkpoint (real format and card)."""
-    import torch
-
-    from adu_depth_core.checkpoint import ModelCard, save_checkpoint
-    from adu_depth_core.models import create_student
-
-    torch.manual_seed(1)
-    kwargs = {"encoder": "efficientnet_lite0", "min_depth": 0.2, "max_depth": 200.0}
-    model = create_student(pretrained=False, **kwargs).eval()
-    card = ModelCard(
-        model_kwargs=kwargs,
-        input_height=64,
-        input_width=128,
-        min_depth_m=0.5,
-        max_depth_m=80.0,
-        canonical_focal_px=F_CANONICAL,
-    )
-    path = tmp_path_factory.mktemp("canonical") / "canonical_student.pt"
-    save_checkpoint(path, model.state_dict(), card)
-    return path
+def canonical_ckpt(tiny_canonical_ckpt):
+    return tiny_canonical_ckpt
 
 
 @pytest.fixture(scope="module")
