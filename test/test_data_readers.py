@@ -362,7 +362,6 @@ Tr_imu_to_velo: 1 0 0 0 0 1 0 0 0 0 1 0
 
 
 def test_kitti_object_projects_lidar_with_p2_r0_tr_and_reads_the_baseline(tmp_path):
-    from adu_depth_core.data.kitti_object import KittiObject
 
     root = tmp_path / "training"
     _write_png(root / "image_2" / "000007.png", _rgb(60, 200))
