@@ -1,0 +1,81 @@
+"""Views of one synthetic scene from other camera positions and lenses: moving-camera sequences.
+
+    synth = StereoSynthesizer(SynthConfig(height=96, width=320))
+    for f in drive(synth, seed=3, frames=120, step_m=0.4):    # camera advancing along the street
+        f.rgb, f.depth_m, f.K, f.camera_height_m
+
+The scene of a seed is built once; each frame casts the left camera's rays from
+a translated origin (world frame = the scene's level frame: x right, y down,
+z forward; the ground is the plane y = the scene's camera height). Translating
+the ray origin moves the camera; the rig rotation stays the scene's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from adu_depth_core.data.scene import Scene
+from adu_depth_core.data.synthetic import StereoSynthesizer
+
+
+@dataclass
+class View:
+    """One rendered left view: RGB, exact z-depth (NaN = sky), its K and the camera's height above the ground."""
+
+    rgb: np.ndarray  # (H, W, 3) uint8
+    depth_m: np.ndarray  # (H, W) float32
+    K: np.ndarray  # (3, 3) float64
+    camera_height_m: float
+    origin_m: tuple[float, float, float]  # camera centre in the scene frame
+
+
+def ground_height_m(scene: Scene) -> float:
+    """Height of the scene's own camera (at the origin) above its ground plane (plane 0, normal up)."""
+    n, d = scene.plane_n[0].cpu().numpy(), float(scene.plane_d[0])
+    if not np.allclose(n, (0.0, -1.0, 0.0), atol=1e-6):
+        raise ValueError(f"plane 0 of this scene is not a level ground plane (normal {n.tolist()})")
+    return -d
+
+
+def with_intrinsics(synth: StereoSynthesizer, K: np.ndarray) -> StereoSynthesizer:
+    """A synthesizer like ``synth`` (same config and textures) whose left camera has intrinsics ``K``."""
+    other = StereoSynthesizer(synth.config, synth.device)
+    other.K = np.asarray(K, dtype=np.float64).reshape(3, 3).copy()
+    other._atlas = synth.atlas  # textures are the same; building them again costs a second
+    return other
+
+
+@torch.no_grad()
+def render_view(synth: StereoSynthesizer, scene: Scene, origin_m=(0.0, 0.0, 0.0)) -> View:
+    """The left view of ``scene`` from camera centre ``origin_m`` (scene frame) with ``synth.K``."""
+    o = torch.tensor([origin_m], dtype=torch.float32, device=synth.device)
+    d = synth._pixel_dirs() @ scene.rig_R.T
+    rgb, depth = synth._render_view(scene, o, d)
+    height = ground_height_m(scene) - float(origin_m[1])
+    return View(rgb, depth, synth.K.copy(), height, tuple(float(v) for v in origin_m))
+
+
+def view_at_height(synth: StereoSynthesizer, seed: int, camera_height_m: float) -> View:
+    """The scene of ``seed`` seen from its own position raised or lowered to ``camera_height_m``."""
+    scene = synth.scene(seed)
+    return render_view(synth, scene, (0.0, ground_height_m(scene) - camera_height_m, 0.0))
+
+
+def drive(
+    synth: StereoSynthesizer,
+    seed: int,
+    frames: int,
+    step_m: float = 0.5,
+    camera_height_m: float | None = None,
+) -> Iterator[View]:
+    """``frames`` views of the scene of ``seed`` with the camera advancing ``step_m`` along z per frame."""
+    if frames < 1 or step_m < 0:
+        raise ValueError(f"need frames >= 1 and step_m >= 0, got {frames}, {step_m}")
+    scene = synth.scene(seed)
+    dy = 0.0 if camera_height_m is None else ground_height_m(scene) - camera_height_m
+    for i in range(frames):
+        yield render_view(synth, scene, (0.0, dy, i * step_m))
