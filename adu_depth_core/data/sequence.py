@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from adu_depth_core.data.scene import Scene
+from adu_depth_core.data.scene import Scene, SceneBuilder
 from adu_depth_core.data.synthetic import StereoSynthesizer
 
 
@@ -31,6 +31,7 @@ class View:
     K: np.ndarray  # (3, 3) float64
     camera_height_m: float
     origin_m: tuple[float, float, float]  # camera centre in the scene frame
+    up_normal: tuple[float, float, float]  # the ground's up direction in the camera optical frame
 
 
 def ground_height_m(scene: Scene) -> float:
@@ -56,7 +57,9 @@ def render_view(synth: StereoSynthesizer, scene: Scene, origin_m=(0.0, 0.0, 0.0)
     d = synth._pixel_dirs() @ scene.rig_R.T
     rgb, depth = synth._render_view(scene, o, d)
     height = ground_height_m(scene) - float(origin_m[1])
-    return View(rgb, depth, synth.K.copy(), height, tuple(float(v) for v in origin_m))
+    up = scene.rig_R.cpu().numpy().astype(np.float64).T @ np.array([0.0, -1.0, 0.0])
+    origin = tuple(float(v) for v in origin_m)
+    return View(rgb, depth, synth.K.copy(), height, origin, tuple(float(v) for v in up))
 
 
 def view_at_height(synth: StereoSynthesizer, seed: int, camera_height_m: float) -> View:
@@ -79,3 +82,20 @@ def drive(
     dy = 0.0 if camera_height_m is None else ground_height_m(scene) - camera_height_m
     for i in range(frames):
         yield render_view(synth, scene, (0.0, dy, i * step_m))
+
+
+def wall_view(synth: StereoSynthesizer, distance_m: float, camera_height_m: float = 1.6) -> View:
+    """A level camera facing a brick wall ``distance_m`` ahead (ground below it): no ground in view when close."""
+    b = SceneBuilder(np.random.default_rng(0))
+    b.plane((0.0, -1.0, 0.0), -camera_height_m, (1.0, 0.0, 0.0), (0.0, 0.0, 1.0), "gravel", (0.4,) * 3, 3.0)
+    b.plane((0.0, 0.0, 1.0), distance_m, (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), "brick", (0.8, 0.7, 0.6), 2.0)
+    scene = b.build(
+        synth.device,
+        sun=np.array([0.3, -1.0, 0.5]),
+        ambient=0.4,
+        sky_zenith=(0.3, 0.5, 0.9),
+        sky_horizon=(0.8, 0.8, 0.9),
+        markings=None,
+        rig_R=np.eye(3),
+    )
+    return render_view(synth, scene)

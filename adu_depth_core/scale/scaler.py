@@ -38,7 +38,9 @@ class ScaleConfig:
         if self.mode not in SCALE_MODES:
             raise ValueError(f"scale mode '{self.mode}' is not one of {', '.join(SCALE_MODES)}")
         if self.mode != "none" and not self.camera_height_m > 0:
-            raise ValueError(f"camera_height_m must be > 0 for ground-plane scale, got {self.camera_height_m}")
+            raise ValueError(
+                f"camera_height_m must be > 0 for ground-plane scale, got {self.camera_height_m}"
+            )
         if self.window < 1:
             raise ValueError(f"scale window must be >= 1, got {self.window}")
         if not 0.0 <= self.min_confidence <= 1.0:
@@ -116,17 +118,23 @@ class GroundScaler:
         self._key = key
         est = frame_scale(depth_m, K, prior or self.config.prior(), self.config.fit_options())
         accepted = est.used and self.filter.update(est.scale)
-        held = self.filter.value
         if accepted:
             reason = "ok"
         elif est.used:
-            reason = f"kept the filtered scale: frame scale {est.scale:.3f} is an outlier"
+            reason = f"kept the previous scale: this frame's {est.scale:.3f} is an outlier"
         else:
-            reason = est.reason
+            reason = f"kept the previous scale: {est.reason}"
+        if changed:
+            reason = f"camera changed, filter reset; {reason}"
+        return self._state(est, accepted, reason)
+
+    def hold(self, reason: str) -> ScaleState:
+        """A frame that cannot be measured (no intrinsics): keep the filtered scale."""
+        return self._state(FrameScale(float("nan"), 0.0, False, reason), False, reason)
+
+    def _state(self, est: FrameScale, accepted: bool, reason: str) -> ScaleState:
+        held = self.filter.value
         if held is None:
             reason = f"no ground seen yet, scale 1: {reason}"
-        elif changed:
-            reason = f"camera changed, filter reset; {reason}"
-        state = ScaleState(1.0 if held is None else held, est, accepted, reason)
-        self.last = state
-        return state
+        self.last = ScaleState(1.0 if held is None else held, est, accepted, reason)
+        return self.last
