@@ -110,8 +110,8 @@ PARAMS: tuple[ParamSpec, ...] = (
     _p("camera_pitch_deg", 0.0, "Camera pitch in degrees, positive looking down (REP 103), for scale_mode ground_plane", min_value=-80.0, max_value=80.0),
     _p("camera_roll_deg", 0.0, "Camera roll in degrees, positive right side down (REP 103), for scale_mode ground_plane", min_value=-80.0, max_value=80.0),
     _p("ground_frame", "", "TF frame on the ground (e.g. base_footprint, z up): when set and tf2_ros is installed, height and orientation come from TF instead of camera_height_m/pitch/roll", read_only=True),
-    _p("scale_min_confidence", 0.3, "A frame's ground-plane scale is used only at this confidence or above (0-1)", min_value=0.0, max_value=1.0),
-    _p("scale_window", 9, "Frames the temporal scale filter averages (robust trimmed mean of log-scales); 1 = per-frame scale", min_value=1, max_value=300),
+    _p("scale_min_confidence", 0.5, "A frame's ground-plane scale is used only at this confidence or above (0-1)", min_value=0.0, max_value=1.0),
+    _p("scale_window", 1, "Frames the applied scale averages (trimmed mean of log-scales); 1 = each frame's own scale. Outlier frames are rejected either way", min_value=1, max_value=300),
     # which outputs exist (fixed at start-up)
     _p("publish_depth", True, "Publish 'depth'", read_only=True),
     _p("publish_uncertainty", True, "Publish 'depth/uncertainty' (32FC1 sigma, metres)", read_only=True),

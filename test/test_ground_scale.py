@@ -149,6 +149,19 @@ def test_rendered_wall_keeps_the_previous_scale(synth):
     assert held.as_notes()["scale_used"] == "false"
 
 
+def test_the_student_facing_rendered_walls_gives_no_usable_ground(synth):
+    """The bundled student hallucinates some road on a close wall; confidence keeps it out."""
+    from adu_depth_core.data import sequence
+    from adu_depth_core.runtime import DepthEstimator
+
+    est = DepthEstimator.from_file("default", "torch", "cpu")
+    for distance_m in (0.8, 1.0, 1.5, 2.0, 3.0):
+        wall = sequence.wall_view(synth, distance_m, 1.0)
+        verdict = frame_scale(est.infer(wall.rgb).depth_m, wall.K, GroundPrior(1.0))
+        assert not verdict.used, (distance_m, verdict.reason)
+        assert verdict.reason.startswith(("ground not visible", "low confidence"))
+
+
 def test_scaler_before_ground_camera_change_and_hold():
     n = up_normal()
     scaler = GroundScaler(ScaleConfig("ground_plane", 1.5, window=5))
@@ -181,6 +194,13 @@ def test_filter_reduces_flicker_rejects_outliers_and_follows_a_real_change():
     assert f.value == pytest.approx(3.0)
     f.reset()
     assert f.value is None and len(f) == 0
+
+
+def test_window_one_follows_each_frame_but_still_gates_outliers():
+    f = ScaleFilter(window=1)
+    accepted = [f.update(s) for s in (2.0, 2.04, 1.97, 5.0, 2.02)]
+    assert accepted == [True, True, True, False, True]
+    assert f.value == pytest.approx(2.02)
 
 
 def test_bad_settings_are_refused():

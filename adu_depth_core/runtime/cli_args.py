@@ -84,8 +84,8 @@ def add_scale_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--scale-window",
         type=positive_int,
-        default=9,
-        help="frames the temporal scale filter averages (frames in order form one stream); 1 = per frame",
+        default=1,
+        help="frames the applied scale averages (frames in order form one stream); 1 = each frame's own",
     )
 
 

@@ -90,7 +90,7 @@ class FitOptions:
     max_normal_angle_deg: float = 10.0  # hypotheses further from the prior normal are rejected
     min_points: int = 50  # fewer valid points below the horizon: no estimate
     min_inlier_share: float = 0.2  # of the sampled points
-    min_confidence: float = 0.3  # below it the frame's scale is not used
+    min_confidence: float = 0.5  # below it the frame's scale is not used
     seed: int = 0
 
 

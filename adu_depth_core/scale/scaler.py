@@ -31,8 +31,8 @@ class ScaleConfig:
     camera_height_m: float = 1.65
     camera_pitch_deg: float = 0.0  # > 0: looking down
     camera_roll_deg: float = 0.0  # > 0: right side lower
-    window: int = 9  # temporal median over this many accepted frames; 1 = per frame
-    min_confidence: float = 0.3
+    window: int = 1  # trimmed mean over this many accepted frames; 1 = each frame (outliers still gated)
+    min_confidence: float = 0.5
 
     def __post_init__(self) -> None:
         if self.mode not in SCALE_MODES:
