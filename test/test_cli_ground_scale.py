@@ -76,3 +76,85 @@ def test_infer_refuses_ground_plane_scale_without_intrinsics(street_png, tmp_pat
 
     assert _infer(main, street_png[0], tmp_path / "o", "--scale-mode", "ground_plane") == 2
     assert "needs intrinsics" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A sample bag run through bag-run twice: without and with the ground-plane scale."""
+    from adu_depth_core.cli.main import main
+
+    root = tmp_path_factory.mktemp("bags")
+    bag = root / "sample"
+    assert main(["make-sample-bag", "--out", str(bag), "--n", "3", "--size", "96x320", "--no-middlebury",
+                 "--quiet"]) == 0  # fmt: skip
+    base = [
+        "bag-run",
+        "--bag",
+        str(bag),
+        "--image-topic",
+        "/stereo/left/image_raw",
+        "--backend",
+        "torch",
+        "--quiet",
+    ]
+    assert main([*base, "--out", str(root / "plain")]) == 0
+    assert main([*base, "--out", str(root / "scaled"), "--scale-mode", "ground_plane"]) == 0
+    return root
+
+
+def _abs_rel(main, bag, out, *extra) -> float:
+    import json
+
+    args = ["bag-eval", "--bag", str(bag), "--depth-topic", "/depth", "--gt-topic", "/stereo/left/depth"]
+    assert main([*args, "--out", str(out), "--no-plots", "--quiet", *extra]) == 0
+    return json.loads((out / "summary.json").read_text())["mean"]["abs_rel"]
+
+
+def test_bag_run_and_bag_eval_apply_the_same_scale(runs, capsys):
+    """bag-run with the scale, or bag-eval rescaling the plain run's depth: the same metrics."""
+    from adu_depth_core.cli.main import main
+
+    plain = _abs_rel(main, runs / "plain", runs / "e_plain")
+    scaled = _abs_rel(main, runs / "scaled", runs / "e_scaled")
+    rescaled = _abs_rel(main, runs / "plain", runs / "e_rescaled", "--scale-mode", "ground_plane",
+                        "--camera-info-topic", "/depth/camera_info")  # fmt: skip
+    assert abs(scaled - plain) > 1e-3  # the scale changed the depth
+    assert rescaled == pytest.approx(scaled, rel=2e-3)  # and both tools agree on how
+
+
+def test_bag_eval_scale_needs_camera_info(runs, capsys):
+    from adu_depth_core.cli.main import main
+
+    args = [
+        "bag-eval",
+        "--bag",
+        str(runs / "plain"),
+        "--depth-topic",
+        "/depth",
+        "--gt-topic",
+        "/stereo/left/depth",
+    ]
+    assert main([*args, "--out", str(runs / "e_bad"), "--quiet", "--scale-mode", "ground_plane"]) == 2
+    assert "needs --camera-info-topic" in capsys.readouterr().err
+
+
+def test_eval_rescales_each_image_and_reports_it(tmp_path):
+    from adu_depth_core.cli.main import main
+    from adu_depth_core.runtime.estimator import DEFAULT_CHECKPOINT
+
+    base = ["eval", "--model", str(DEFAULT_CHECKPOINT), "--dataset", "synthetic", "--data", "n=3",
+            "--data", "size=[96, 320]", "--figures", "0", "--device", "cpu"]  # fmt: skip
+    assert main([*base, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*base, "--out", str(tmp_path / "scaled"), "--scale-mode", "ground_plane"]) == 0
+    rows = {}
+    for name in ("plain", "scaled"):
+        with open(tmp_path / name / "per_image.csv") as f:
+            rows[name] = list(csv.DictReader(f))
+    assert "ground_scale" not in rows["plain"][0]
+    for plain, scaled in zip(rows["plain"], rows["scaled"]):
+        s = float(scaled["ground_scale"])
+        if scaled["ground_used"] == "True":
+            assert s != 1.0  # its own ground-plane scale; an unused image keeps the previous one (1 at first)
+        changed = abs(float(scaled["abs_rel"]) - float(plain["abs_rel"])) > 1e-6
+        assert changed == (s != 1.0)
+    assert any(r["ground_used"] == "True" for r in rows["scaled"])
