@@ -212,14 +212,7 @@ class DepthNodeConfig:
 
     def scale_config(self) -> ScaleConfig:
         """The library's scale settings of these parameters."""
-        return ScaleConfig(
-            mode=self.scale_mode,
-            camera_height_m=self.camera_height_m,
-            camera_pitch_deg=self.camera_pitch_deg,
-            camera_roll_deg=self.camera_roll_deg,
-            window=self.scale_window,
-            min_confidence=self.scale_min_confidence,
-        )
+        return ScaleConfig.from_settings(self)
 
     def model_changes(self, other: DepthNodeConfig) -> bool:
         """True when ``other`` needs a different model instance than this config."""

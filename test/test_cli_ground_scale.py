@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 SCALE_FLAGS = ["--scale-mode", "ground_plane", "--camera-height-m", "1.2", "--camera-pitch-deg", "3",
-               "--camera-roll-deg", "-1", "--scale-window", "4"]  # fmt: skip
+               "--camera-roll-deg", "-1", "--scale-window", "4", "--scale-min-confidence", "0.4"]  # fmt: skip
 REQUIRED = {
     "infer": ["--input", "x.png", "--out", "o"],
     "bag-run": ["--bag", "b", "--image-topic", "/i", "--out", "o"],
@@ -24,7 +24,9 @@ def test_every_tool_takes_the_same_scale_options(command):
     from adu_depth_core.scale import ScaleConfig
 
     args = build_parser().parse_args([command, *REQUIRED[command], *SCALE_FLAGS])
-    assert scale_config_from_args(args) == ScaleConfig("ground_plane", 1.2, 3.0, -1.0, window=4)
+    assert scale_config_from_args(args) == ScaleConfig(
+        "ground_plane", 1.2, 3.0, -1.0, window=4, min_confidence=0.4
+    )
     default = scale_config_from_args(build_parser().parse_args([command, *REQUIRED[command]]))
     assert not default.enabled
 

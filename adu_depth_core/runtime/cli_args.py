@@ -66,7 +66,7 @@ def estimator_from_args(args: argparse.Namespace):
 
 
 def add_scale_arguments(parser: argparse.ArgumentParser) -> None:
-    """--scale-mode, --camera-height-m, --camera-pitch-deg, --camera-roll-deg, --scale-window (docs/ground_scale.md)."""
+    """--scale-mode, --camera-height-m, --camera-pitch-deg/--camera-roll-deg, --scale-window, --scale-min-confidence."""
     from adu_depth_core.scale.scaler import SCALE_MODES
 
     group = parser.add_argument_group("metric scale from the camera mounting (docs/ground_scale.md)")
@@ -87,16 +87,16 @@ def add_scale_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="frames the applied scale averages (frames in order form one stream); 1 = each frame's own",
     )
+    group.add_argument(
+        "--scale-min-confidence",
+        type=float,
+        default=0.5,
+        help="use a frame's scale only at this confidence (0-1)",
+    )
 
 
 def scale_config_from_args(args: argparse.Namespace):
     """The ScaleConfig that ``add_scale_arguments``' options describe (ValueError if inconsistent)."""
     from adu_depth_core.scale import ScaleConfig
 
-    return ScaleConfig(
-        mode=args.scale_mode,
-        camera_height_m=args.camera_height_m,
-        camera_pitch_deg=args.camera_pitch_deg,
-        camera_roll_deg=args.camera_roll_deg,
-        window=args.scale_window,
-    )
+    return ScaleConfig.from_settings(args)

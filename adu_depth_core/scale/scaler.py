@@ -21,6 +21,15 @@ from adu_depth_core.scale.ground_plane import FitOptions, FrameScale, GroundPrio
 from adu_depth_core.scale.temporal import ScaleFilter
 
 SCALE_MODES = ("none", "ground_plane")
+# ScaleConfig field -> the name of the node parameter and of the CLI option's argparse dest
+SETTING_NAMES = {
+    "mode": "scale_mode",
+    "camera_height_m": "camera_height_m",
+    "camera_pitch_deg": "camera_pitch_deg",
+    "camera_roll_deg": "camera_roll_deg",
+    "window": "scale_window",
+    "min_confidence": "scale_min_confidence",
+}
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,11 @@ class ScaleConfig:
             raise ValueError(f"scale window must be >= 1, got {self.window}")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
+
+    @classmethod
+    def from_settings(cls, settings: object) -> ScaleConfig:
+        """From node parameters or parsed CLI options (the names in SETTING_NAMES); absent ones keep defaults."""
+        return cls(**{f: getattr(settings, n) for f, n in SETTING_NAMES.items() if hasattr(settings, n)})
 
     @property
     def enabled(self) -> bool:
