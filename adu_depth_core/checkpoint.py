@@ -45,8 +45,12 @@ class ModelCard:
     input_width: int = 640
     mean: tuple[float, float, float] = IMAGENET_MEAN  # RGB in [0, 1], then (x - mean) / std
     std: tuple[float, float, float] = IMAGENET_STD
-    min_depth_m: float = 1e-3
+    min_depth_m: float = 1e-3  # the metric depth range the model is meant for
     max_depth_m: float = 80.0
+    # student camera model: metric depth = network depth * fx_input / canonical_focal_px, fx_input being the
+    # camera's fx after resizing to the network input; None = camera-unaware (network depth is metric)
+    canonical_focal_px: float | None = None
+    camera_model: str = "pinhole"
     uncertainty: str = UNCERTAINTY_SEMANTICS
     metrics: dict[str, float] = field(default_factory=dict)
     train_config: dict[str, Any] = field(default_factory=dict)

@@ -128,28 +128,44 @@ class ModelConfig:
     encoder: str = "efficientnet_lite0"  # efficientnet_lite0 | resnet18 | resnet34
     pretrained: bool = True  # ImageNet encoder weights (offline package for efficientnet_lite0)
     encoder_weights: str | None = None  # path of an ImageNet state dict (needed for resnet pretrained)
-    min_depth: float = 1e-3  # metres; depth head range
+    min_depth: float = 1e-3  # metres; the depth range the model is for (evaluation, card)
     max_depth: float = 80.0
+    # student: canonical camera. The network predicts depth as seen with this focal length (pixels of its
+    # input); metric depth = output * fx_input / canonical_focal_px. None: a camera-unaware student.
+    canonical_focal_px: float | None = None
+    # depth head's output range (min, max); None = (min_depth, max_depth). A canonical student needs
+    # headroom: its output is depth * canonical_focal_px / fx_input.
+    head_depth_range: tuple[float, float] | None = None
     width_mult: float | None = None  # decoder width multiplier; None = 1.0 student, 2.0 teacher
-    max_disparity: int = 192  # teacher: input-pixel disparity range of the cost volumes
+    max_disparity_frac: float = 0.3  # teacher: disparity search range as a fraction of the image width
+    max_disparity: float | None = None  # teacher: ... or in input pixels (overrides the fraction)
+    disparity_bins: int = 48  # teacher: bins of the disparity distribution (stride 4)
     cost_strides: tuple[int, ...] = (4, 8)  # teacher: strides with a cost volume
     cost_channels: int = 64  # teacher: aggregated cost-volume channels
 
     def __post_init__(self) -> None:
         if self.arch not in ARCH_DEFAULT_WIDTH:
             raise ValueError(f"model arch must be one of {sorted(ARCH_DEFAULT_WIDTH)}, got '{self.arch}'")
+        if self.canonical_focal_px is not None and (self.arch != "student" or self.canonical_focal_px <= 0):
+            raise ValueError(
+                f"canonical_focal_px is a positive focal length of a student, got {self.canonical_focal_px} "
+                f"for a {self.arch} (the teacher takes each sample's own fx and baseline)"
+            )
 
     def model_kwargs(self, with_pretrained: bool = False) -> dict[str, Any]:
         """Keyword arguments of create_student / create_teacher (what a ModelCard stores)."""
+        lo, hi = self.head_depth_range or (self.min_depth, self.max_depth)
         kw: dict[str, Any] = {
             "encoder": self.encoder,
-            "min_depth": self.min_depth,
-            "max_depth": self.max_depth,
+            "min_depth": lo,
+            "max_depth": hi,
             "width_mult": self.width_mult if self.width_mult is not None else ARCH_DEFAULT_WIDTH[self.arch],
         }
         if self.arch == "teacher":
             kw.update(
+                max_disparity_frac=self.max_disparity_frac,
                 max_disparity=self.max_disparity,
+                disparity_bins=self.disparity_bins,
                 cost_strides=list(self.cost_strides),
                 cost_channels=self.cost_channels,
             )

@@ -3,7 +3,12 @@
 A task's ``forward(batch)`` returns ``{"loss": scalar, <term>: detached scalar, ..., "output": model dict}``
 so the training loop stays generic; every ablation row is a :class:`LossConfig` switch.
 Batches follow the data contract: ``left``, ``right`` (B x 3 x H x W in [0, 1]), ``depth``
-(B x 1 x H x W metres, 0 where invalid), ``valid`` (B x 1 x H x W bool), ``has_depth`` (B bools).
+(B x 1 x H x W metres, 0 where invalid), ``valid`` (B x 1 x H x W bool), ``has_depth`` (B bools),
+``K`` (B x 3 x 3, intrinsics of the crop the network sees) and ``baseline_m`` (B).
+
+Geometry: the teacher turns its disparity into depth with each sample's ``fx * baseline_m``; a
+canonical-camera student's output is scaled by ``fx / canonical_focal_px`` per sample before any
+loss, so every term compares metric depths.
 
 The frozen teacher stays a submodule (so ``.to(device)`` moves it and checkpoints can
 exclude it by the ``teacher.`` prefix) but is always in eval mode, runs under ``no_grad``,
@@ -34,7 +39,7 @@ TEACHER_PREFIX = "teacher."  # state-dict prefix of the frozen teacher inside Di
 
 
 class FrozenTeacher(nn.Module):
-    """A trained teacher that never trains: eval mode always, no gradients, ``teacher(left, right)``."""
+    """A trained teacher that never trains: eval mode always, no gradients, ``teacher(left, right, fx_b)``."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -44,11 +49,12 @@ class FrozenTeacher(nn.Module):
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike) -> FrozenTeacher:
-        """Load a stage-1 checkpoint (its card must say arch 'teacher')."""
+        """Load a stage-1 checkpoint (its card must say arch 'teacher'); ``"default"``: the bundled teacher."""
         from adu_depth_core.checkpoint import CheckpointError
         from adu_depth_core.models import load_model
+        from adu_depth_core.models.loading import teacher_checkpoint
 
-        model, card = load_model(path)
+        model, card = load_model(teacher_checkpoint(path))
         if card.arch != "teacher":
             raise CheckpointError(
                 f"{path} holds a '{card.arch}', not a teacher; give the train-teacher checkpoint"
@@ -68,8 +74,29 @@ class FrozenTeacher(nn.Module):
         return self.model.max_depth
 
     @torch.no_grad()
-    def forward(self, left: torch.Tensor, right: torch.Tensor) -> dict:
-        return self.model(left, right)
+    def forward(self, left: torch.Tensor, right: torch.Tensor, focal_baseline: torch.Tensor | float) -> dict:
+        return self.model(left, right, focal_baseline)
+
+
+def focal_baseline(batch: dict) -> torch.Tensor:
+    """fx (pixels of the crop) * baseline (m) per sample: (B,) float32."""
+    _require(batch, "K", "baseline_m")
+    K = torch.as_tensor(batch["K"], dtype=torch.float32)
+    base = torch.as_tensor(batch["baseline_m"], dtype=torch.float32, device=K.device).reshape(-1)
+    if not bool(torch.all(base > 0)):
+        raise ValueError(
+            f"stereo samples need a positive baseline_m, got {base.tolist()}; check the dataset calibration"
+        )
+    return K[:, 0, 0] * base
+
+
+def canonical_to_metric(out: dict, batch: dict, canonical_focal_px: float | None) -> dict:
+    """A canonical-camera student's output with ``depth`` in metres: depth * fx / canonical_focal_px."""
+    if canonical_focal_px is None:
+        return out
+    _require(batch, "K")
+    fx = torch.as_tensor(batch["K"], dtype=torch.float32, device=out["depth"].device)[:, 0, 0]
+    return {**out, "depth": out["depth"] * (fx / canonical_focal_px).view(-1, 1, 1, 1)}
 
 
 def gt_mask(batch: dict) -> torch.Tensor:
@@ -102,7 +129,7 @@ class TeacherTask(nn.Module):
 
     def forward(self, batch: dict) -> dict:
         _require(batch, "left", "right", "depth", "valid", "has_depth")
-        out = self.teacher(batch["left"], batch["right"])
+        out = self.teacher(batch["left"], batch["right"], focal_baseline(batch).to(batch["left"].device))
         mask = gt_mask(batch)
         terms = {"sup": silog_loss(out["depth"], batch["depth"], mask, self.cfg.alpha, self.cfg.silog_lambda)}
         total = terms["sup"]
@@ -115,9 +142,16 @@ class TeacherTask(nn.Module):
 class DistillationTask(nn.Module):
     """Stage 2: student + training-only adapters learn from GT and a frozen teacher (METHOD.md total loss)."""
 
-    def __init__(self, student: nn.Module, teacher: nn.Module, loss: LossConfig | None = None) -> None:
+    def __init__(
+        self,
+        student: nn.Module,
+        teacher: nn.Module,
+        loss: LossConfig | None = None,
+        canonical_focal_px: float | None = None,
+    ) -> None:
         super().__init__()
         self.cfg = loss or LossConfig()
+        self.canonical_focal_px = canonical_focal_px
         self.student = student
         self.teacher = teacher if isinstance(teacher, FrozenTeacher) else FrozenTeacher(teacher)
         self.adapters = None
@@ -141,14 +175,16 @@ class DistillationTask(nn.Module):
     def forward(self, batch: dict) -> dict:
         _require(batch, "left", "depth", "valid", "has_depth")
         cfg = self.cfg
-        s_out = self.student(batch["left"])
+        s_out = canonical_to_metric(self.student(batch["left"]), batch, self.canonical_focal_px)
         mask = gt_mask(batch)
         terms = {"sup": silog_loss(s_out["depth"], batch["depth"], mask, cfg.alpha, cfg.silog_lambda)}
         total = terms["sup"]
         t_out = conf = guide = None
         if cfg.uses_teacher:
             _require(batch, "right")
-            t_out = self.teacher(batch["left"], batch["right"])
+            t_out = self.teacher(
+                batch["left"], batch["right"], focal_baseline(batch).to(batch["left"].device)
+            )
             conf = teacher_confidence(t_out["log_b"], cfg.conf_temperature)
             guide = conf if cfg.use_uncertainty_guidance else None
         if cfg.w_u > 0:

@@ -225,6 +225,8 @@ class DepthNodeMixin:
             return
         for category, message in result.problems:
             self._report(category, message)
+        for key, value in result.notes.items():
+            self.health.note(key, value)
         t0 = time.perf_counter()
         for name, msg in result.messages.items():
             self._pubs[name].publish(msg)

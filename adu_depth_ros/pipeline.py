@@ -132,6 +132,7 @@ class FrameResult:
     messages: dict[str, Any] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
     problems: list[tuple[str, str]] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)  # shown as is in diagnostics (e.g. the fx used)
     scale: ScaleState | None = None  # the metric scale applied (scale_mode ground_plane)
 
 
@@ -175,14 +176,21 @@ class FrameProcessor:
         rgb = to_rgb(msg)
         t1 = time.perf_counter()
         image_hw = rgb.shape[:2]
-        pred = self.estimator.infer(rgb, output="input" if cfg.output_resolution == "camera" else "network")
+        info = self._camera_info(msg, image_hw, res)
+        pred = self.estimator.infer(
+            rgb,
+            output="input" if cfg.output_resolution == "camera" else "network",
+            K=None if info is None else info[1].K,
+        )
         out_hw = pred.depth_m.shape[:2]
+        if pred.fx_px is not None:
+            res.notes.update(fx_px=f"{pred.fx_px:.2f}", fx_source=pred.fx_source)
         t2 = time.perf_counter()
         res.timings_ms.update(convert=1e3 * (t1 - t0), infer=1e3 * (t2 - t1))
         res.timings_ms.update({f"infer_{k}": float(v) for k, v in pred.timings_ms.items() if k != "total"})
         header = output_header(msg.header, cfg)
         need_intr = wanted & {"camera_info", "points"} or cfg.scale_mode != "none"
-        intr = self._intrinsics(msg, image_hw, out_hw, res) if need_intr else None
+        intr = self._intrinsics(info, image_hw, out_hw, res) if need_intr else None
         depth_m, sigma_m = pred.depth_m, pred.sigma_m
         if cfg.scale_mode != "none":
             t_scale = time.perf_counter()
@@ -215,17 +223,34 @@ class FrameProcessor:
             res.scale = self.scaler.update(depth_m, intr[1].K, frame_id, prior)
         return apply_scale(depth_m, sigma_m, res.scale.scale)
 
-    def _intrinsics(
-        self, msg, image_hw, out_hw, res: FrameResult
-    ) -> tuple[CameraInfo, conv.Intrinsics] | None:
+    def _camera_info(self, msg, image_hw, res: FrameResult) -> tuple[CameraInfo, conv.Intrinsics] | None:
+        """The image's camera_info (its fx sets a camera-aware model's metric scale), None if it has none."""
         found = self.infos.lookup(msg.header.stamp, image_hw)
         if found is None:
             res.problems.append(
                 (
                     "camera_info",
-                    "no valid camera_info received yet; depth/camera_info and points wait for one",
+                    "no valid camera_info received yet; depth assumes the model's canonical camera, "
+                    "depth/camera_info and points wait for one",
                 )
             )
+            return None
+        if (found[1].height, found[1].width) != tuple(image_hw):
+            res.problems.append(
+                (
+                    "camera_info",
+                    f"camera_info is {found[1].width}x{found[1].height} but the image is "
+                    f"{image_hw[1]}x{image_hw[0]}; depth assumes the model's canonical camera - publish the "
+                    "camera_info that belongs to this image (after any resize/crop)",
+                )
+            )
+            return None
+        return found
+
+    def _intrinsics(
+        self, found, image_hw, out_hw, res: FrameResult
+    ) -> tuple[CameraInfo, conv.Intrinsics] | None:
+        if found is None:
             return None
         try:
             return found[0], intrinsics_for(found[1], image_hw, out_hw)

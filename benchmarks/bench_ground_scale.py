@@ -9,7 +9,8 @@
     ground-plane scale (each frame is its own camera: known height, scale from that frame
     alone), and with the median-scaled oracle (per-image median of ground truth / prediction).
 (b) ``kitti``: the shared real KITTI object frames (camera height 1.65 m, LiDAR ground truth),
-    the same three columns. Evaluation only; skipped when ``../shared/data/real`` is absent.
+    the same three columns, read with ``data.kitti_object``. Evaluation only; skipped when
+    ``../shared/data/real`` is absent.
 (c) ``drive``: a camera moving along one street (>= 100 frames): frame-to-frame standard
     deviation of the applied log-scale, of the median log-depth on the road and of the median
     log-error over the image, without scale, with the raw per-frame scale (no temporal filter),
@@ -36,7 +37,7 @@ from adu_depth_core.runtime.estimator import DepthEstimator
 from adu_depth_core.runtime.intrinsics import make_K
 from adu_depth_core.scale import GroundPrior, GroundScaler, ScaleConfig, ScaleFilter, frame_scale
 
-KITTI_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "kitti_object" / "training"
+KITTI_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "kitti_object"
 KITTI_CAMERA_HEIGHT_M = 1.65
 MISSCALES = (1.0, 0.6, 1.5)
 MAX_DEPTH_M = 80.0
@@ -88,10 +89,8 @@ def streets(est: DepthEstimator, n: int, hw: tuple[int, int], seed: int) -> dict
         height_m, fov_deg = rng.uniform(0.5, 2.5), rng.uniform(40.0, 100.0)
         fx = 0.5 * hw[1] / np.tan(np.deg2rad(fov_deg) / 2)
         K = make_K(fx, fx, (hw[1] - 1) / 2, (hw[0] - 1) / 2)
-        view = sequence.view_at_height(
-            sequence.with_intrinsics(base, K), 5_000_000 + 1000 * seed + i, height_m
-        )
-        pred = est.infer(view.rgb).depth_m
+        view = sequence.view_at_height(base, 5_000_000 + 1000 * seed + i, height_m, K)
+        pred = est.infer(view.rgb, K=K).depth_m  # a camera-aware student uses fx; others ignore it
         setup.append({"camera_height_m": round(height_m, 3), "hfov_deg": round(fov_deg, 1)})
         for m in MISSCALES:
             try:
@@ -101,44 +100,23 @@ def streets(est: DepthEstimator, n: int, hw: tuple[int, int], seed: int) -> dict
     return {f"{m:g}x": summarise(rows[m]) for m in MISSCALES} | {"cameras": setup}
 
 
-def _kitti_frame(index: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rgb, LiDAR depth, K) of one KITTI object frame (LiDAR projected with P2 R0_rect Tr_velo_to_cam)."""
-    from adu_depth_core.bags.lidar import project_to_depth
-    from adu_depth_core.runtime.files import read_rgb
-
-    calib = {}
-    for line in (KITTI_ROOT / "calib" / f"{index}.txt").read_text().splitlines():
-        key, _, values = line.partition(":")
-        if values.strip():
-            calib[key.strip()] = np.array(values.split(), dtype=np.float64)
-    P2 = calib["P2"].reshape(3, 4)
-    T = np.eye(4)
-    T[:3, :3] = calib["R0_rect"].reshape(3, 3)
-    velo = np.eye(4)
-    velo[:3] = calib["Tr_velo_to_cam"].reshape(3, 4)
-    T = T @ velo
-    T[:3, 3] += np.linalg.solve(P2[:, :3], P2[:, 3])  # camera 2 is offset from the rectified camera 0
-    rgb = read_rgb(KITTI_ROOT / "image_2" / f"{index}.png")
-    points = np.fromfile(KITTI_ROOT / "velodyne" / f"{index}.bin", dtype=np.float32).reshape(-1, 4)[:, :3]
-    depth = project_to_depth(points, T, P2[:, :3], rgb.shape[0], rgb.shape[1], min_depth_m=0.1)
-    return rgb, depth, P2[:, :3]
-
-
 def kitti(est: DepthEstimator) -> dict | None:
-    """(b): the shared KITTI frames; None when they are not there."""
+    """(b): the shared KITTI frames (the project's kitti_object reader); None when they are not there."""
+    from adu_depth_core.data.kitti_object import KittiObject
+
     if not KITTI_ROOT.is_dir():
         return None
     rows = {k: [] for k in ("none", "ground", "ground_ungated", "oracle", "used", "scale_err")}
     per_frame = []
-    for path in sorted((KITTI_ROOT / "image_2").glob("*.png")):
-        rgb, gt, K = _kitti_frame(path.stem)
-        pred = est.infer(rgb).depth_m
+    for sample in KittiObject(KITTI_ROOT):
+        gt = np.where(sample.valid, sample.depth_m, np.nan)
+        pred = est.infer(sample.left, K=sample.K).depth_m
         prior = GroundPrior(KITTI_CAMERA_HEIGHT_M)  # mounted level
-        score(pred, gt, K, prior, rows)
+        score(pred, gt, sample.K, prior, rows)
         frame = {k: (bool(v[-1]) if k == "used" else float(v[-1])) for k, v in rows.items()}
-        est_ = frame_scale(pred, K, prior)
-        frame.update(confidence=est_.confidence, scale=est_.scale, oracle_scale=oracle_scale(pred, gt))
-        per_frame.append(frame)
+        verdict = frame_scale(pred, sample.K, prior)
+        frame.update(id=sample.source_id, confidence=verdict.confidence, scale=verdict.scale)
+        per_frame.append(frame | {"oracle_scale": oracle_scale(pred, gt)})
     return {"summary": summarise(rows), "frames": per_frame}
 
 
@@ -169,7 +147,7 @@ def drive(
     logs = {k: {key: [] for key in keys} for k in ["none", *runs]}
     used = {k: 0 for k in runs}
     for view in sequence.drive(synth, seed, frames, step_m, height_m):
-        pred = est.infer(view.rgb).depth_m
+        pred = est.infer(view.rgb, K=view.K).depth_m
         valid = np.isfinite(view.depth_m) & (view.depth_m < MAX_DEPTH_M)
         for name in logs:
             s = 1.0
@@ -231,10 +209,9 @@ def print_tables(results: dict) -> None:
         print("|---|---|---|---|---|---|")
         print(f"| {r['frames']} | {r['none']:.3f} | {r['ground']:.3f} | {r['oracle']:.3f} | "
               f"{100 * r['used_share']:.0f}% | {r['ground_ungated']:.3f} |")  # fmt: skip
-        for name, f in zip(("000000", "000001", "000002"), results["kitti"]["frames"]):
-            print(
-                f"  {name}: confidence {f['confidence']:.2f}, scale {f['scale']:.3f} vs oracle {f['oracle_scale']:.3f}"
-            )
+        for f in results["kitti"]["frames"]:
+            c, sc, o = f["confidence"], f["scale"], f["oracle_scale"]
+            print(f"  {f['id']}: confidence {c:.2f}, scale {sc:.3f} vs oracle {o:.3f}")
     elif "kitti" in results:
         print("\n(b) KITTI: skipped, no frames at " + str(KITTI_ROOT))
     if "drive" in results:

@@ -240,7 +240,7 @@ def test_teacher_labels_equal_the_teacher_on_the_written_images(stereo_bag, tmp_
     for i, sample in enumerate(reader):
         x = [torch.from_numpy(im).permute(2, 0, 1)[None].float() / 255 for im in (sample.left, sample.right)]
         with torch.no_grad():
-            ref = teacher(*x)
+            ref = teacher(*x, sample.K[0, 0] * sample.baseline_m)  # written at the network size: same fx
         np.testing.assert_allclose(sample.depth_m, ref["depth"][0, 0].numpy(), rtol=1e-4)
         conf = np.load(out / "confidence" / f"{i:06d}.npy")
         np.testing.assert_allclose(conf, np.exp(-np.exp(ref["log_b"][0, 0].numpy())), rtol=1e-4, atol=1e-6)

@@ -91,7 +91,7 @@ def test_street_frame_has_kitti_like_camera_and_plausible_depth(street):
 
 def test_culled_ray_casting_equals_brute_force(street):
     scene = street.scene(3)
-    d = street._pixel_dirs() @ scene.rig_R.T
+    d = street._pixel_dirs(street.camera(3)) @ scene.rig_R.T
     o = torch.zeros(1, 3)
     culled = raycast.intersect(scene, o, d, raycast.tile_bundles(96, 320, 16, "cpu"))
     brute = raycast.intersect(scene, o, d, torch.arange(len(d))[None])  # one bundle: nothing culled
@@ -143,3 +143,26 @@ def test_gpu_render_matches_cpu():
     both = np.isfinite(cpu.depth_m) & np.isfinite(gpu.depth_m)
     assert np.median(np.abs(cpu.depth_m[both] - gpu.depth_m[both]) / cpu.depth_m[both]) < 1e-5
     assert np.median(np.abs(cpu.left.astype(int) - gpu.left)) <= 1
+
+
+def test_random_cameras_differ_per_seed_keep_the_scene_and_stay_exact():
+    from adu_depth_core.data.synthetic import StereoSynthesizer, SynthConfig
+
+    synth = StereoSynthesizer(SynthConfig(height=48, width=160, hfov_deg=(40.0, 100.0)))
+    kitti = StereoSynthesizer(SynthConfig(height=48, width=160))
+    fxs = [synth.camera(s)[0, 0] for s in range(20)]
+    lo, hi = (80 / np.tan(np.deg2rad(a) / 2) for a in (100.0, 40.0))
+    assert lo <= min(fxs) < max(fxs) <= hi and max(fxs) / min(fxs) > 1.5
+    assert np.array_equal(synth.camera(7), synth.camera(7))  # deterministic by seed
+    a, b = synth.render(7), kitti.render(7)
+    assert np.array_equal(a.K, synth.camera(7)) and not np.allclose(a.K, b.K)
+    assert synth.scene(7).counts == kitti.scene(7).counts  # the camera draw leaves the scene alone
+    # exact geometry under the random camera: warping the right view by fx*B/z reproduces the left
+    disp = a.K[0, 0] * a.baseline_m / a.depth_m
+    v, u = np.nonzero(np.isfinite(disp) & (disp < 60))
+    ur = np.round(u - disp[v, u]).astype(int)
+    ok = (ur >= 0) & np.isfinite(a.depth_right_m[v, np.clip(ur, 0, 159)])
+    z_right = a.depth_right_m[v[ok], ur[ok]]
+    assert np.median(np.abs(z_right - a.depth_m[v[ok], u[ok]]) / a.depth_m[v[ok], u[ok]]) < 0.02
+    with pytest.raises(ValueError, match="hfov_deg"):
+        SynthConfig(hfov_deg=(120.0, 60.0))

@@ -15,7 +15,7 @@ from adu_depth_core.config import (
     save_yaml,
     to_dict,
 )
-from adu_depth_core.distill import DistillationTask, FrozenTeacher, TeacherTask, gt_mask
+from adu_depth_core.distill import DistillationTask, FrozenTeacher, TeacherTask, focal_baseline, gt_mask
 from adu_depth_core.losses import response_distill_loss, teacher_confidence
 from adu_depth_core.models import create_student, create_teacher
 
@@ -36,6 +36,8 @@ def _batch(has_depth=(True, False), seed=0):
         "depth": depth,
         "valid": valid,
         "has_depth": torch.tensor(has_depth),
+        "K": torch.tensor([[60.0, 0.0, 31.5], [0.0, 60.0, 15.5], [0.0, 0.0, 1.0]]).expand(b, 3, 3),
+        "baseline_m": torch.full((b,), 0.54),
     }
 
 
@@ -140,10 +142,11 @@ def test_rows_differ_only_in_the_switch_each_adds():
 def test_uncertainty_guidance_weights_frd_by_the_teacher_confidence():
     batch = _batch()
     tasks = {row: _task(row) for row in ("5", "6")}
-    for task in tasks.values():  # a teacher whose uncertainty varies over the image
-        torch.nn.init.normal_(task.teacher.model.heads.log_b_conv.weight, std=0.5)
+    for task in tasks.values():  # the same teacher in both, whose depth and uncertainty vary over the image
+        torch.manual_seed(1)
+        torch.nn.init.normal_(task.teacher.model.refine.conv[-1].weight, std=0.5)
     out5, out6 = tasks["5"](batch), tasks["6"](batch)
-    t_out = tasks["6"].teacher(batch["left"], batch["right"])
+    t_out = tasks["6"].teacher(batch["left"], batch["right"], focal_baseline(batch))
     conf = teacher_confidence(t_out["log_b"])
     assert conf.std() > 0.01  # c_T is not uniform
     s_depth = out6["output"]["depth"]

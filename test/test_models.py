@@ -53,13 +53,61 @@ def test_teacher_features_match_student_spatial_sizes_and_use_right_view():
     student = create_student(pretrained=False).eval()
     left, right = torch.rand(1, 3, 64, 128), torch.rand(1, 3, 64, 128)
     with torch.no_grad():
-        t_out, s_out = teacher(left, right), student(left)
-        t_other = teacher(left, torch.rand(1, 3, 64, 128))
+        t_out, s_out = teacher(left, right, 50.0), student(left)
+        t_other = teacher(left, torch.rand(1, 3, 64, 128), 50.0)
     _check_output(t_out, 1, 64, 128, 1e-3, 80.0)
     for s in (4, 8, 16):
         assert t_out["features"][s].shape[2:] == s_out["features"][s].shape[2:]
     change = (t_out["features"][4] - t_other["features"][4]).abs().max()
     assert change > 1e-3 * t_out["features"][4].abs().max(), "teacher ignores the right image"
+
+
+def test_teacher_depth_is_focal_times_baseline_over_its_disparity():
+    torch.manual_seed(0)
+    teacher = create_teacher(pretrained=False, min_depth=0.1, max_depth=1e4).eval()
+    left, right = torch.rand(2, 3, 64, 128), torch.rand(2, 3, 64, 128)
+    fb = torch.tensor([40.0, 80.0])
+    with torch.no_grad():
+        out = teacher(left, right, fb)
+        same_pair = teacher(left, right, fb * 3)
+    disp = out["disparity"]
+    assert disp.shape == (2, 1, 64, 128) and bool((disp > 0).all())
+    floor = fb.view(2, 1, 1, 1) / teacher.max_depth
+    torch.testing.assert_close(out["depth"], fb.view(2, 1, 1, 1) / torch.sqrt(disp**2 + floor**2))
+    # the rig's focal length x baseline only rescales depth; disparity and features do not depend on it
+    torch.testing.assert_close(same_pair["disparity"], disp)
+    torch.testing.assert_close(same_pair["depth"], out["depth"] * 3, rtol=1e-4, atol=1e-4)
+    # log-depth scale = disparity scale / disparity (first-order propagation)
+    expected = torch.clamp(out["log_b_disp"] - torch.log(torch.sqrt(disp**2 + floor**2)), -6.0, 3.0)
+    torch.testing.assert_close(out["log_b"], expected)
+
+
+def test_teacher_search_range_follows_the_image_width_or_is_fixed_in_pixels():
+    relative = create_teacher(pretrained=False, max_disparity_frac=0.25)
+    assert relative.disparity_range_px(640) == 160 and relative.disparity_range_px(320) == 80
+    fixed = create_teacher(pretrained=False, max_disparity=96)
+    assert fixed.disparity_range_px(640) == fixed.disparity_range_px(320) == 96
+    with torch.no_grad():  # the same weights run at two widths (the cost volume resamples to fixed bins)
+        for w in (128, 256):
+            out = relative.eval()(torch.rand(1, 3, 64, w), torch.rand(1, 3, 64, w), 30.0)
+            assert out["disparity"].max() <= 0.25 * w * 1.7  # expected value x a bounded refinement
+
+
+def test_teacher_refuses_a_missing_or_bad_focal_baseline():
+    teacher = create_teacher(pretrained=False).eval()
+    x = torch.rand(2, 3, 64, 128)
+    with pytest.raises(ValueError, match="focal_baseline"):
+        teacher(x, x, torch.tensor([30.0, -1.0]))
+    with pytest.raises(ValueError, match="focal_baseline"):
+        teacher(x, x, torch.tensor([30.0, 30.0, 30.0]))
+
+
+def test_resampled_cost_volume_keeps_the_end_bins_and_interpolates_between():
+    from adu_depth_core.models.cost_volume import resample_bins
+
+    vol = torch.arange(5, dtype=torch.float32).view(1, 5, 1, 1).expand(1, 5, 2, 3)
+    out = resample_bins(vol, 9)
+    torch.testing.assert_close(out[0, :, 0, 0], torch.linspace(0, 4, 9))
 
 
 def test_teacher_encoder_is_siamese():
@@ -152,7 +200,7 @@ def test_load_model_roundtrip_fp16_and_teacher(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(loaded(x)["depth"], model(x)["depth"], rtol=2e-2, atol=2e-2)
     teacher = create_teacher(pretrained=False, max_disparity=64)
-    _save(tmp_path / "t.pt", teacher, arch="teacher", max_disparity=64)
+    _save(tmp_path / "t.pt", teacher, arch="teacher", max_disparity=64.0)
     loaded_t, _ = load_model(tmp_path / "t.pt")
     assert type(loaded_t).__name__ == "StereoTeacher"
 
@@ -215,7 +263,7 @@ def test_teacher_runs_at_kitti_sizes(size):
     torch.manual_seed(0)
     model = create_teacher(pretrained=False).eval()
     with torch.no_grad():
-        out = model(torch.rand(1, 3, *size), torch.rand(1, 3, *size))
+        out = model(torch.rand(1, 3, *size), torch.rand(1, 3, *size), 721.5 * 0.54)
     _check_output(out, 1, *size, 1e-3, 80.0)
 
 

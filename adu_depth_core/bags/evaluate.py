@@ -57,9 +57,8 @@ class EvalConfig:
     crop: str | None = None  # 'garg', 'eigen' or None
     worst_k: int = 4
     plots: bool = True
-    scale: ScaleConfig = field(
-        default_factory=ScaleConfig
-    )  # ground-plane scale of the depth (needs camera_info)
+    # ground-plane scale applied to the recorded depth first (needs camera_info_topic)
+    scale: ScaleConfig = field(default_factory=ScaleConfig)
 
 
 @dataclass

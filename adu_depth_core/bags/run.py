@@ -96,11 +96,14 @@ class FrameOutputs:
         cfg = self.cfg
         rgb = M.image_to_rgb(image_msg)
         image_hw = rgb.shape[:2]
-        pred = self.estimator.infer(rgb, output="input" if cfg.output_resolution == "camera" else "network")
+        info = self._checked_info(info_msg, image_hw, stats)
+        K = None if info is None else M.camera_info_to_intrinsics(info).K
+        pred = self.estimator.infer(
+            rgb, output="input" if cfg.output_resolution == "camera" else "network", K=K
+        )
         stats.timings_ms.update(pred.timings_ms)
         out_hw = pred.depth_m.shape[:2]
         header = M.make_header(M.stamp_ns(image_msg.header), cfg.frame_id or image_msg.header.frame_id)
-        info = self._checked_info(info_msg, image_hw, stats)
         depth_m, sigma_m = pred.depth_m, pred.sigma_m
         if self.scaler is not None:
             depth_m, sigma_m = self._scale(depth_m, sigma_m, info, header, stats)
@@ -143,7 +146,7 @@ class FrameOutputs:
         if (intr.height, intr.width) != tuple(image_hw):
             stats.problems[
                 f"camera_info is {intr.width}x{intr.height} but the image is {image_hw[1]}x{image_hw[0]}; "
-                "no depth/camera_info or points for those frames"
+                "their depth assumes the model's canonical camera; no depth/camera_info or points for them"
             ] += 1
             return None
         return info_msg

@@ -62,23 +62,30 @@ class TeacherLabeler:
         import torch
 
         from adu_depth_core.models import load_model
+        from adu_depth_core.models.loading import teacher_checkpoint
 
-        model, card = load_model(checkpoint)
+        model, card = load_model(teacher_checkpoint(checkpoint))
         if card.arch != "teacher":
             raise BagError(f"--teacher {checkpoint} is a '{card.arch}' checkpoint; give a stereo teacher's")
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.hw = (card.input_height, card.input_width)
 
-    def __call__(self, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(H, W, 3) uint8 RGB pair -> (depth_m, confidence), both (H, W) float32 at the images' size."""
+    def __call__(
+        self, left: np.ndarray, right: np.ndarray, K: np.ndarray, baseline_m: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(H, W, 3) uint8 RGB pair with its K and baseline -> (depth_m, confidence), (H, W) float32 each."""
         import torch
 
+        from adu_depth_core.runtime.intrinsics import network_focal_px
         from adu_depth_core.runtime.preprocess import preprocess, resize_map
 
+        if not baseline_m or baseline_m <= 0:
+            raise BagError(f"the teacher needs the stereo baseline; got baseline_m={baseline_m}")
+        fb = network_focal_px(K, left.shape[:2], self.hw) * float(baseline_m)
         tensors = [torch.from_numpy(preprocess(im, *self.hw)).to(self.device) for im in (left, right)]
         with torch.no_grad():
-            out = self.model(*tensors)
+            out = self.model(*tensors, fb)
         depth = out["depth"][0, 0].float().cpu().numpy()
         conf = torch.exp(-torch.exp(out["log_b"][0, 0].float())).cpu().numpy()
         h, w = left.shape[:2]
@@ -167,7 +174,9 @@ def _write_pair(out: Path, reader, i: int, teacher: TeacherLabeler | None, stats
         return False
     labels = {}
     if teacher is not None:
-        labels["teacher_depth"], labels["confidence"] = teacher(sample.left, sample.right)
+        labels["teacher_depth"], labels["confidence"] = teacher(
+            sample.left, sample.right, sample.K, sample.baseline_m
+        )
     write_sample(out, f"{stats.written:06d}", sample, **labels)
     stats.written += 1
     return True

@@ -32,7 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--every", type=int, default=1, help="keep every Nth pair")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after this many pairs")
-    parser.add_argument("--teacher", metavar="CKPT", default=None, help="stereo teacher: write pseudo-labels")
+    parser.add_argument(
+        "--teacher",
+        metavar="CKPT",
+        default=None,
+        help="stereo teacher (a checkpoint, or default): write pseudo-labels",
+    )
     parser.add_argument("--device", default="cpu", help="device for the teacher (cpu, cuda, cuda:N)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

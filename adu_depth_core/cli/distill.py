@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--teacher",
         metavar="CKPT",
-        help="teacher checkpoint from train-teacher (overrides 'teacher_checkpoint' in the config)",
+        help="teacher checkpoint from train-teacher, or default (the bundled one); overrides teacher_checkpoint",
     )
 
 

@@ -16,7 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser)
     parser.add_argument("--input", required=True, help="an image, a folder of images, or a video file")
     parser.add_argument("--out", required=True, help="output folder (created)")
-    cam = parser.add_argument_group("intrinsics (for PLY point clouds), in pixels of the input image")
+    cam = parser.add_argument_group(
+        "intrinsics, in pixels of the input image: fx sets a camera-aware model's metric scale; the full K "
+        "(or --fx alone, principal point at the centre) gives PLY point clouds"
+    )
     for name in ("fx", "fy", "cx", "cy"):
         cam.add_argument(f"--{name}", type=float, default=None)
     cam.add_argument(
@@ -44,20 +47,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _intrinsics(args: argparse.Namespace):
-    """(K, calib (h, w) or None), or (None, None) without intrinsics."""
-    import numpy as np
+    """(K, calib (h, w) or None) from --calib or --fx/--fy/--cx/--cy, or (None, None) without intrinsics.
 
+    With --fx (and --fy) but no principal point, K is None here and built per image by ``_image_K``.
+    """
     from adu_depth_core.runtime.files import load_calib
     from adu_depth_core.runtime.intrinsics import check_K, make_K
 
     given = [getattr(args, n) for n in ("fx", "fy", "cx", "cy")]
     if args.calib:
         return load_calib(Path(args.calib))
-    if any(v is not None for v in given):
-        if any(v is None for v in given):
-            raise ValueError("give all of --fx --fy --cx --cy (or --calib)")
+    if all(v is not None for v in given):
         return check_K(make_K(*given)), None
-    return np.zeros(0), None
+    if args.fx is None and any(v is not None for v in given):
+        raise ValueError("give --fx (optionally with --fy, --cx, --cy), or --calib")
+    if (args.cx is None) != (args.cy is None):
+        raise ValueError("give both --cx and --cy, or neither (the image centre is used)")
+    return None, None
+
+
+def _image_K(args: argparse.Namespace, K, calib_hw, image_hw):
+    """The intrinsics of one input image (None without any)."""
+    from adu_depth_core.runtime.files import intrinsics_for
+    from adu_depth_core.runtime.intrinsics import check_K, make_K
+
+    if K is not None:
+        return intrinsics_for(K, calib_hw, image_hw)
+    if args.fx is None:
+        return None
+    h, w = image_hw
+    cx, cy = (args.cx, args.cy) if args.cx is not None else ((w - 1) / 2.0, (h - 1) / 2.0)
+    return check_K(make_K(args.fx, args.fy if args.fy is not None else args.fx, cx, cy))
 
 
 def _frames(args: argparse.Namespace):
@@ -86,14 +106,14 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from adu_depth_core.runtime.cli_args import estimator_from_args, scale_config_from_args
-    from adu_depth_core.runtime.files import intrinsics_for, save_outputs
+    from adu_depth_core.runtime.files import save_outputs
     from adu_depth_core.scale import GroundScaler, apply_scale
 
     try:
         K, calib_hw = _intrinsics(args)
         scale_cfg = scale_config_from_args(args)
-        if scale_cfg.enabled and not K.size:
-            raise ValueError("--scale-mode ground_plane needs intrinsics: --fx --fy --cx --cy or --calib")
+        if scale_cfg.enabled and K is None and args.fx is None:
+            raise ValueError("--scale-mode ground_plane needs intrinsics: --fx (--fy --cx --cy) or --calib")
         frames, total = _frames(args)
         est = estimator_from_args(args)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
@@ -106,10 +126,9 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(rgb, Exception):
             failed.append(f"{name}: {rgb}")
             continue
-        res = est.infer(rgb, output=output)
-        k_out = None
-        if K.size:
-            k_out = est.output_intrinsics(intrinsics_for(K, calib_hw, rgb.shape[:2]), rgb.shape[:2], output)
+        K_img = _image_K(args, K, calib_hw, rgb.shape[:2])
+        res = est.infer(rgb, output=output, K=K_img)
+        k_out = None if K_img is None else est.output_intrinsics(K_img, rgb.shape[:2], output)
         if scaler is not None:
             state = scaler.update(res.depth_m, k_out)
             res.depth_m, res.sigma_m = apply_scale(res.depth_m, res.sigma_m, state.scale)

@@ -20,6 +20,10 @@ def parse_size(text: str) -> tuple[int, int]:
     return h, w
 
 
+def _hfov(values: list[float] | None) -> tuple[float, float] | None:
+    return None if values is None else (float(values[0]), float(values[1]))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output directory (left/, right/, depth/, calib.yaml)")
     parser.add_argument("--n", type=int, required=True, help="number of frames")
@@ -29,6 +33,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="frame i is rendered from seed + i (default 0)")
     parser.add_argument("--layout", choices=("street", "room"), default="street", help="scene layout")
     parser.add_argument("--lidar", action="store_true", help="also write 64-beam LiDAR-like depth to lidar/")
+    parser.add_argument(
+        "--hfov",
+        type=float,
+        nargs=2,
+        metavar=("LO", "HI"),
+        default=None,
+        help="random camera per frame: horizontal field of view drawn from LO..HI degrees (per-frame "
+        "K in calib/<stem>.yaml); default KITTI's camera scaled to --size",
+    )
     parser.add_argument("--device", default="cpu", help="torch device for rendering (cpu, cuda, ...)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="keep frames already written, render the rest")
@@ -40,7 +53,13 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from adu_depth_core.data.folder import CALIB_FILE, read_calib, write_calib, write_sample
+    from adu_depth_core.data.folder import (
+        CALIB_FILE,
+        read_calib,
+        write_calib,
+        write_frame_calib,
+        write_sample,
+    )
     from adu_depth_core.data.sample import DataError
     from adu_depth_core.data.synthetic import StereoSynthesizer, SynthConfig
 
@@ -50,9 +69,12 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     h, w = args.size
     synth = StereoSynthesizer(
-        SynthConfig(height=h, width=w, layout=args.layout, lidar=args.lidar), args.device
+        SynthConfig(height=h, width=w, layout=args.layout, lidar=args.lidar, hfov_deg=_hfov(args.hfov)),
+        args.device,
     )
     meta = {"generator": {"layout": args.layout, "seed": args.seed, "lidar": bool(args.lidar)}}
+    if args.hfov is not None:
+        meta["generator"]["hfov_deg"] = [float(v) for v in args.hfov]
     if (out / CALIB_FILE).exists() and not args.overwrite:
         if not args.resume:
             print(
@@ -83,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         frame = synth.render(args.seed + i)
         extra = {"lidar": frame.lidar_m} if args.lidar else {}
+        if args.hfov is not None:  # before the images: a frame whose images exist always has its K
+            write_frame_calib(out, stem, frame.K, frame.baseline_m)
         write_sample(out, stem, frame.to_sample(), **extra)
         done += 1
     print(f"wrote {done} frame(s) to {out} ({args.n - done} kept)")

@@ -43,6 +43,13 @@ def _kitti(output_size: tuple[int, int] | None, **kw: Any) -> Sequence[StereoSam
     return KittiEigen(**kw)
 
 
+@DATASETS.register("kitti_object")
+def _kitti_object(output_size: tuple[int, int] | None, **kw: Any) -> Sequence[StereoSample]:
+    from adu_depth_core.data.kitti_object import KittiObject
+
+    return KittiObject(**kw)
+
+
 @DATASETS.register("drivingstereo")
 def _drivingstereo(output_size: tuple[int, int] | None, **kw: Any) -> Sequence[StereoSample]:
     from adu_depth_core.data.drivingstereo import DrivingStereo
@@ -55,6 +62,13 @@ def _folder(output_size: tuple[int, int] | None, **kw: Any) -> Sequence[StereoSa
     from adu_depth_core.data.folder import FolderStereo
 
     return FolderStereo(**kw)
+
+
+@DATASETS.register("folders")
+def _folders(output_size: tuple[int, int] | None, **kw: Any) -> Sequence[StereoSample]:
+    from adu_depth_core.data.folder import FolderStereoSet
+
+    return FolderStereoSet(**kw)
 
 
 @DATASETS.register("rosbag")

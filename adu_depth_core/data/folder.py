@@ -9,6 +9,8 @@ Layout (stems pair the files; images PNG or JPEG)::
     DIR/depth/<stem>.npy    optional folder: float32 metres, NaN invalid
     DIR/depth/<stem>.png      ... or uint16 millimetres, 0 invalid
     DIR/confidence/<stem>.npy  optional, used with min_confidence
+    DIR/calib/<stem>.yaml   optional per-frame K (and baseline_m) overriding calib.yaml for that frame
+                            (frames from cameras with different intrinsics, e.g. ``adu-depth synth --hfov``)
 """
 
 from __future__ import annotations
@@ -69,6 +71,28 @@ def write_calib(
         **extra,
     }
     return save_yaml(data, Path(root) / CALIB_FILE)
+
+
+def write_frame_calib(root: str | os.PathLike, stem: str, K: np.ndarray, baseline_m: float) -> Path:
+    """Atomically write DIR/calib/<stem>.yaml: this frame's own K and baseline."""
+    data = {"K": np.asarray(K, dtype=float).tolist(), "baseline_m": float(baseline_m)}
+    return save_yaml(data, Path(root) / "calib" / f"{stem}.yaml")
+
+
+def _frame_calib(root: Path, stem: str, K: np.ndarray, baseline_m: float) -> tuple[np.ndarray, float]:
+    """K and baseline of one frame: DIR/calib/<stem>.yaml when present, else the folder's."""
+    path = root / "calib" / f"{stem}.yaml"
+    if not path.is_file():
+        return K.copy(), baseline_m
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        K_f = np.array(data["K"], dtype=np.float64)
+        b = float(data.get("baseline_m", baseline_m))
+    except (yaml.YAMLError, TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise DataError(f"unreadable frame calibration {path} (needs K: 3x3 list): {exc}") from None
+    if K_f.shape != (3, 3) or not np.isfinite(K_f).all() or K_f[0, 0] <= 0 or K_f[1, 1] <= 0:
+        raise DataError(f"frame calibration {path}: K must be 3x3 with positive focal lengths")
+    return K_f, b
 
 
 def write_sample(root: str | os.PathLike, stem: str, sample: StereoSample, **extra_depth: np.ndarray) -> None:
@@ -135,9 +159,8 @@ class FolderStereo:
                 read_npy(self.root / "confidence" / f"{stem}.npy", hw, "confidence .npy")
                 >= self.min_confidence
             )
-        return StereoSample(
-            left, right, depth, valid, self.K.copy(), self.baseline_m, str(self.root / "left" / stem)
-        )
+        K, baseline_m = _frame_calib(self.root, stem, self.K, self.baseline_m)
+        return StereoSample(left, right, depth, valid, K, baseline_m, str(self.root / "left" / stem))
 
     def _depth(self, stem: str, hw: tuple[int, int]) -> np.ndarray | None:
         if self.depth_dir is None:
@@ -150,3 +173,23 @@ class FolderStereo:
         if path.suffix == ".npy":
             return read_npy(path, hw)
         return read_depth_png(path, scale=1e-3, expected_hw=hw)
+
+
+class FolderStereoSet:
+    """Several folder-stereo directories read as one (e.g. cached street and room scenes)."""
+
+    def __init__(self, roots: list[str | os.PathLike], **kwargs: Any) -> None:
+        if not roots:
+            raise DataError("the 'folders' dataset needs at least one root in roots: [...]")
+        self.readers = [FolderStereo(r, **kwargs) for r in roots]
+        self.offsets = np.cumsum([0] + [len(r) for r in self.readers])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __getitem__(self, i: int) -> StereoSample:
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"sample {i} out of range for {len(self)} samples")
+        i %= len(self)
+        k = int(np.searchsorted(self.offsets, i, side="right")) - 1
+        return self.readers[k][i - int(self.offsets[k])]

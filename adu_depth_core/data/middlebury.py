@@ -75,3 +75,35 @@ class MiddleburyMotorcycle:
             BASELINE_M,
             "skimage.data.stereo_motorcycle",
         )
+
+
+def read_cones(root: str) -> dict[str, np.ndarray]:
+    """The Middlebury 2003 "Cones" quarter-size pair as published (no calibration is published for it).
+
+    Returns left/right (H, W, 3) uint8 RGB, ``disparity`` (H, W) float32 ground truth of the left view in
+    pixels (0 = unknown) and ``nonoccluded`` (H, W) bool.
+    """
+    from pathlib import Path
+
+    from adu_depth_core.data.sample import DataError
+
+    root = Path(root)
+    arrays = {}
+    for key, name in (
+        ("left", "left_rgb.tif"),
+        ("right", "right_rgb.tif"),
+        ("disparity", "Cones_LEFT_GT.tif"),
+        ("occlusion", "Occlusion_LEFT.png"),
+    ):
+        img = cv2.imread(str(root / name), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise DataError(f"missing or unreadable Middlebury Cones file: {root / name}")
+        arrays[key] = img
+    rgb = [np.clip(arrays[k][..., ::-1], 0, 255).round().astype(np.uint8) for k in ("left", "right")]
+    occ = arrays["occlusion"]
+    return {
+        "left": np.ascontiguousarray(rgb[0]),
+        "right": np.ascontiguousarray(rgb[1]),
+        "disparity": arrays["disparity"].astype(np.float32),
+        "nonoccluded": (occ[..., 0] if occ.ndim == 3 else occ) > 128,
+    }

@@ -42,30 +42,31 @@ def ground_height_m(scene: Scene) -> float:
     return -d
 
 
-def with_intrinsics(synth: StereoSynthesizer, K: np.ndarray) -> StereoSynthesizer:
-    """A synthesizer like ``synth`` (same config and textures) whose left camera has intrinsics ``K``."""
-    other = StereoSynthesizer(synth.config, synth.device)
-    other.K = np.asarray(K, dtype=np.float64).reshape(3, 3).copy()
-    other._atlas = synth.atlas  # textures are the same; building them again costs a second
-    return other
-
-
 @torch.no_grad()
-def render_view(synth: StereoSynthesizer, scene: Scene, origin_m=(0.0, 0.0, 0.0)) -> View:
-    """The left view of ``scene`` from camera centre ``origin_m`` (scene frame) with ``synth.K``."""
+def render_view(
+    synth: StereoSynthesizer, scene: Scene, origin_m=(0.0, 0.0, 0.0), K: np.ndarray | None = None
+) -> View:
+    """The left view of ``scene`` from camera centre ``origin_m`` (scene frame) with ``K`` (default ``synth.K``)."""
+    K = synth.K.copy() if K is None else np.asarray(K, dtype=np.float64).reshape(3, 3)
     o = torch.tensor([origin_m], dtype=torch.float32, device=synth.device)
-    d = synth._pixel_dirs() @ scene.rig_R.T
-    rgb, depth = synth._render_view(scene, o, d)
+    d = synth._pixel_dirs(K) @ scene.rig_R.T
+    rgb, depth = synth._render_view(scene, o, d, K)
     height = ground_height_m(scene) - float(origin_m[1])
     up = scene.rig_R.cpu().numpy().astype(np.float64).T @ np.array([0.0, -1.0, 0.0])
     origin = tuple(float(v) for v in origin_m)
-    return View(rgb, depth, synth.K.copy(), height, origin, tuple(float(v) for v in up))
+    return View(rgb, depth, K.copy(), height, origin, tuple(float(v) for v in up))
 
 
-def view_at_height(synth: StereoSynthesizer, seed: int, camera_height_m: float) -> View:
-    """The scene of ``seed`` seen from its own position raised or lowered to ``camera_height_m``."""
+def view_at_height(
+    synth: StereoSynthesizer, seed: int, camera_height_m: float, K: np.ndarray | None = None
+) -> View:
+    """The scene of ``seed`` seen from its own position raised or lowered to ``camera_height_m``.
+
+    ``K``: the camera (default: the synthesizer's camera of that seed).
+    """
     scene = synth.scene(seed)
-    return render_view(synth, scene, (0.0, ground_height_m(scene) - camera_height_m, 0.0))
+    K = synth.camera(seed) if K is None else K
+    return render_view(synth, scene, (0.0, ground_height_m(scene) - camera_height_m, 0.0), K)
 
 
 def drive(
@@ -78,10 +79,10 @@ def drive(
     """``frames`` views of the scene of ``seed`` with the camera advancing ``step_m`` along z per frame."""
     if frames < 1 or step_m < 0:
         raise ValueError(f"need frames >= 1 and step_m >= 0, got {frames}, {step_m}")
-    scene = synth.scene(seed)
+    scene, K = synth.scene(seed), synth.camera(seed)
     dy = 0.0 if camera_height_m is None else ground_height_m(scene) - camera_height_m
     for i in range(frames):
-        yield render_view(synth, scene, (0.0, dy, i * step_m))
+        yield render_view(synth, scene, (0.0, dy, i * step_m), K)
 
 
 def wall_view(synth: StereoSynthesizer, distance_m: float, camera_height_m: float = 1.6) -> View:

@@ -4,8 +4,9 @@
     frame = synth.render(seed=7)          # SynthFrame: left/right uint8, depth_m (NaN = sky), lidar_m
     reader = SyntheticStereo(n=1000, size=(192, 640), seed=0)   # sample i is rendered from seed + i
 
-Geometry: KITTI-like intrinsics scaled to the render size, right camera at +baseline_m along the
-left camera's x axis, so disparity_px = fx * baseline_m / depth_m exactly.
+Geometry: KITTI-like intrinsics scaled to the render size, or (``hfov_deg=(lo, hi)``) a random
+pinhole camera per seed whose horizontal field of view is drawn from that range; the right camera
+sits at +baseline_m along the left camera's x axis, so disparity_px = fx * baseline_m / depth_m exactly.
 """
 
 from __future__ import annotations
@@ -64,6 +65,15 @@ class SynthConfig:
     lidar_beams: int = 64
     lidar_offset_m: tuple[float, float, float] = (0.0, 0.0, 0.0)  # LiDAR origin in the left camera frame
     max_depth_m: float = 250.0  # hits farther than this count as invalid (NaN), like the sky
+    # random camera per seed: horizontal field of view drawn from (lo, hi) degrees, fx = fy, principal
+    # point within 3 % of the image centre; None = KITTI's camera scaled to the render size
+    hfov_deg: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.hfov_deg is not None and not 1.0 <= self.hfov_deg[0] <= self.hfov_deg[1] < 179.0:
+            raise ValueError(
+                f"hfov_deg must be (lo, hi) degrees with 1 <= lo <= hi < 179, got {self.hfov_deg}"
+            )
 
 
 @dataclass
@@ -91,6 +101,14 @@ class SynthFrame:
         )
 
 
+def random_intrinsics(height: int, width: int, hfov_deg: tuple[float, float], seed: int) -> np.ndarray:
+    """The random pinhole camera of ``seed`` (its own random stream: the scene of a seed does not change)."""
+    rng = np.random.default_rng([int(seed), 0x4B])
+    fx = 0.5 * width / np.tan(np.deg2rad(rng.uniform(*hfov_deg)) / 2.0)
+    cx, cy = (np.array([width, height]) - 1) / 2.0 + rng.uniform(-0.03, 0.03, size=2) * (width, height)
+    return np.array([[fx, 0.0, cx], [0.0, fx, cy], [0.0, 0.0, 1.0]])
+
+
 class StereoSynthesizer:
     """Renders SynthFrames on the caller's device; textures are loaded once per instance."""
 
@@ -98,9 +116,9 @@ class StereoSynthesizer:
         LAYOUTS.get(config.layout)  # fail early on an unknown layout
         self.config = config
         self.device = torch.device(device)
-        self.K = kitti_intrinsics(config.height, config.width)
+        self.K = kitti_intrinsics(config.height, config.width)  # the camera when hfov_deg is None
         self._atlas: TextureAtlas | None = None
-        self._dirs: torch.Tensor | None = None
+        self._dirs: dict[bytes, torch.Tensor] = {}
         self._tiles = raycast.tile_bundles(config.height, config.width, TILE_PX, self.device)
 
     @property
@@ -108,6 +126,13 @@ class StereoSynthesizer:
         if self._atlas is None:
             self._atlas = TextureAtlas.build(self.device)
         return self._atlas
+
+    def camera(self, seed: int) -> np.ndarray:
+        """K (3x3 float64) of the frame rendered from ``seed``."""
+        cfg = self.config
+        if cfg.hfov_deg is None:
+            return self.K.copy()
+        return random_intrinsics(cfg.height, cfg.width, cfg.hfov_deg, seed)
 
     def scene(self, seed: int) -> Scene:
         """The random scene of this seed."""
@@ -117,41 +142,44 @@ class StereoSynthesizer:
     @torch.no_grad()
     def render(self, seed: int) -> SynthFrame:
         """Render the scene of `seed` from both cameras (and the LiDAR if configured)."""
-        cfg, s = self.config, self.scene(seed)
-        d = self._pixel_dirs() @ s.rig_R.T
+        cfg, s, K = self.config, self.scene(seed), self.camera(seed)
+        d = self._pixel_dirs(K) @ s.rig_R.T
         o_left = torch.zeros(1, 3, device=self.device)
         o_right = (s.rig_R @ torch.tensor([cfg.baseline_m, 0.0, 0.0], device=self.device))[None]
-        views = [self._render_view(s, o, d) for o in (o_left, o_right)]
-        lidar = self._lidar(s) if cfg.lidar else None
+        views = [self._render_view(s, o, d, K) for o in (o_left, o_right)]
+        lidar = self._lidar(s, K) if cfg.lidar else None
         (left, depth_l), (right, depth_r) = views
-        return SynthFrame(
-            left, right, depth_l, depth_r, lidar, self.K.copy(), float(cfg.baseline_m), int(seed)
-        )
+        return SynthFrame(left, right, depth_l, depth_r, lidar, K, float(cfg.baseline_m), int(seed))
 
-    def _pixel_dirs(self) -> torch.Tensor:
-        """(H*W, 3) camera-frame ray directions with z = 1, row-major."""
-        if self._dirs is None:
-            h, w, K = self.config.height, self.config.width, self.K
+    def _pixel_dirs(self, K: np.ndarray) -> torch.Tensor:
+        """(H*W, 3) camera-frame ray directions with z = 1, row-major (cached per camera)."""
+        key = K.tobytes()
+        if key not in self._dirs:
+            h, w = self.config.height, self.config.width
             v, u = torch.meshgrid(
                 torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij"
             )
             dirs = torch.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], torch.ones_like(u)], -1)
-            self._dirs = dirs.reshape(-1, 3).to(torch.float32).to(self.device)
-        return self._dirs
+            if len(self._dirs) >= 4:  # random cameras: keep the cache small
+                self._dirs.clear()
+            self._dirs[key] = dirs.reshape(-1, 3).to(torch.float32).to(self.device)
+        return self._dirs[key]
 
-    def _render_view(self, s: Scene, o: torch.Tensor, d: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    def _render_view(
+        self, s: Scene, o: torch.Tensor, d: torch.Tensor, K: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         hit = raycast.intersect(s, o, d, self._tiles)
         hit.t = torch.where(hit.t <= self.config.max_depth_m, hit.t, torch.full_like(hit.t, float("inf")))
         hit.kind = torch.where(torch.isfinite(hit.t), hit.kind, torch.full_like(hit.kind, -1))
-        rgb = shading.shade(s, self.atlas, o, d, hit, pixel_angle=1.0 / float(self.K[0, 0]))
+        rgb = shading.shade(s, self.atlas, o, d, hit, pixel_angle=1.0 / float(K[0, 0]))
         h, w = self.config.height, self.config.width
         img = (rgb * 255.0 + 0.5).clamp(0, 255).to(torch.uint8).reshape(h, w, 3).cpu().numpy()
         depth = torch.where(torch.isfinite(hit.t), hit.t, torch.full_like(hit.t, float("nan")))
         return img, depth.reshape(h, w).cpu().numpy().astype(np.float32)
 
-    def _lidar(self, s: Scene) -> np.ndarray:
+    def _lidar(self, s: Scene, K: np.ndarray) -> np.ndarray:
         """Sparse depth from a 64-beam spinning LiDAR, projected into the left view, nearest point per pixel."""
-        cfg, K = self.config, self.K
+        cfg = self.config
         h, w = cfg.height, cfg.width
         half_fov = np.arctan(max(K[0, 2] + 1, w - K[0, 2]) / K[0, 0])
         step_deg = max(LIDAR_AZIMUTH_STEP_DEG, 0.5 * np.rad2deg(1.0 / K[0, 0]))  # <= 2 points per pixel
@@ -178,6 +206,7 @@ class SyntheticStereo:
     """A reader of n synthetic samples; sample i is rendered from seed + i (picklable for DataLoader workers).
 
     depth: "dense" (exact depth, NaN sky) or "lidar" (64-beam sparse depth) as the sample's depth_m.
+    hfov_deg: (lo, hi) for a random camera per sample (see SynthConfig), None for KITTI's camera.
     """
 
     def __init__(
@@ -189,6 +218,7 @@ class SyntheticStereo:
         depth: str = "dense",
         baseline_m: float = KITTI_BASELINE_M,
         device: str = "cpu",
+        hfov_deg: tuple[float, float] | None = None,
     ) -> None:
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
@@ -201,6 +231,7 @@ class SyntheticStereo:
             layout=layout,
             baseline_m=float(baseline_m),
             lidar=depth == "lidar",
+            hfov_deg=None if hfov_deg is None else (float(hfov_deg[0]), float(hfov_deg[1])),
         )
         LAYOUTS.get(layout)
         self._synth: StereoSynthesizer | None = None

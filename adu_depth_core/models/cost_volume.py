@@ -1,6 +1,15 @@
-"""Correlation cost volume over horizontal shifts, and its 2D-conv aggregation (teacher only)."""
+"""Correlation cost volume over horizontal shifts, resampled to a fixed number of disparity bins (teacher only).
+
+The search range follows the image: at a feature stride ``s`` and width ``w_s`` the volume
+covers integer shifts ``0 .. ceil(range_px / s)`` (``range_px`` is the disparity range in input
+pixels, set per forward pass), then is linearly resampled along the disparity axis to ``bins``
+planes. The aggregation convolutions therefore always see ``bins`` channels, whatever the image
+width or the rig's disparity range, and bin ``k`` stands for ``k / (bins - 1) * range_px``.
+"""
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -32,16 +41,32 @@ def correlation_volume(left: torch.Tensor, right: torch.Tensor, num_disp: int) -
     return torch.stack(planes, dim=1)
 
 
-class CostVolume(nn.Module):
-    """1x1 matching projection (shared by both views), correlation over ``num_disp`` shifts, 2 aggregation convs."""
+def resample_bins(volume: torch.Tensor, bins: int) -> torch.Tensor:
+    """B x D x h x w over shifts 0..D-1 -> B x bins x h x w over ``bins`` evenly spaced shifts 0..D-1."""
+    b, d, h, w = volume.shape
+    if d == bins:
+        return volume
+    if d == 1:
+        return volume.expand(b, bins, h, w)
+    flat = volume.reshape(b, 1, d, h * w)
+    out = F.interpolate(flat, size=(bins, h * w), mode="bilinear", align_corners=True)
+    return out.reshape(b, bins, h, w)
 
-    def __init__(self, in_ch: int, num_disp: int, match_ch: int = 32, out_ch: int = 64) -> None:
+
+class CostVolume(nn.Module):
+    """1x1 matching projection (shared by both views), correlation, resampling to ``bins``, 2 aggregation convs."""
+
+    def __init__(self, in_ch: int, stride: int, bins: int, match_ch: int = 32, out_ch: int = 64) -> None:
         super().__init__()
-        self.num_disp = int(num_disp)
+        if bins < 2:
+            raise ValueError(f"a cost volume needs at least 2 disparity bins, got {bins}")
+        self.stride, self.bins = int(stride), int(bins)
         self.project = nn.Conv2d(in_ch, match_ch, 1)
-        self.aggregate = nn.Sequential(ConvBNReLU(self.num_disp, out_ch), ConvBNReLU(out_ch, out_ch))
+        self.aggregate = nn.Sequential(ConvBNReLU(self.bins, out_ch), ConvBNReLU(out_ch, out_ch))
         self.out_channels = out_ch
 
-    def forward(self, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
-        volume = correlation_volume(self.project(left), self.project(right), self.num_disp)
-        return self.aggregate(volume)
+    def forward(self, left: torch.Tensor, right: torch.Tensor, range_px: float) -> torch.Tensor:
+        """Aggregated matching costs over disparities ``0 .. range_px`` input pixels."""
+        shifts = max(2, math.ceil(range_px / self.stride) + 1)
+        volume = correlation_volume(self.project(left), self.project(right), shifts)
+        return self.aggregate(resample_bins(volume, self.bins))

@@ -85,9 +85,9 @@ class DepthHeads(nn.Module):
         nn.init.constant_(self.log_b_conv.bias, -1.0)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = up2(x)
-        depth = torch.exp(self.log_min + self.log_range * torch.sigmoid(self.depth_conv(x)))
-        log_b = torch.clamp(self.log_b_conv(x), LOG_B_MIN, LOG_B_MAX)
+        x = up2(x)  # the heads' outputs are float32 even under bf16/fp16 autocast
+        depth = torch.exp(self.log_min + self.log_range * torch.sigmoid(self.depth_conv(x).float()))
+        log_b = torch.clamp(self.log_b_conv(x).float(), LOG_B_MIN, LOG_B_MAX)
         return depth, log_b
 
 

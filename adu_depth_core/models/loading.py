@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -12,6 +13,19 @@ from adu_depth_core.checkpoint import CheckpointError, ModelCard, load_checkpoin
 from adu_depth_core.registry import Registry
 
 ARCHS: Registry = Registry("architecture")
+DEFAULT_TEACHER = Path(__file__).resolve().parents[1] / "assets" / "teacher_default.pt"
+
+
+def teacher_checkpoint(path: str | os.PathLike) -> Path:
+    """A teacher checkpoint path; ``"default"`` is the bundled stereo teacher."""
+    if str(path) != "default":
+        return Path(path)
+    if not DEFAULT_TEACHER.is_file():
+        raise CheckpointError(
+            f"the bundled teacher is not installed ({DEFAULT_TEACHER} is missing); pass a train-teacher "
+            "checkpoint or reinstall adu-depth with its assets"
+        )
+    return DEFAULT_TEACHER
 
 
 @ARCHS.register("student")

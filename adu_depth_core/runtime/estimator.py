@@ -1,8 +1,14 @@
 """One depth estimator over PyTorch, ONNX Runtime and TensorRT.
 
     est = DepthEstimator.from_file("model.onnx")          # or a .pt, an .engine, or "default"
-    res = est.infer(rgb)                                   # H x W x 3 uint8 RGB, any size
+    res = est.infer(rgb, fx=721.5)                         # H x W x 3 uint8 RGB, any size; fx or K
     res.depth_m, res.sigma_m, res.timings_ms               # H x W float32 metres; ms per stage
+
+A camera-aware (canonical-camera) student's network output is depth as seen with the card's
+``canonical_focal_px`` at the network input; ``infer`` scales it to metres by
+``fx_network / canonical_focal_px``, where fx_network is the camera's fx after the resize to the
+network input. The scaling happens here, after the backend, so torch, ONNX Runtime and TensorRT
+give the same metres. Without fx or K the canonical camera itself is assumed (logged once).
 
 ``"default"`` is the bundled student (``adu_depth_core/assets/student_default.pt``).
 With ONNX Runtime or TensorRT it uses ``student_default.onnx`` shipped beside it
@@ -12,6 +18,7 @@ user cache (see ``runtime.cache``), keyed by the checkpoint's hash.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -22,12 +29,18 @@ import numpy as np
 from adu_depth_core.checkpoint import ModelCard
 from adu_depth_core.runtime.backends import BACKENDS, choose_backend, model_kind, resolve_device
 from adu_depth_core.runtime.backends.base import PRECISIONS, Backend, BackendOptions, ModelFileError
-from adu_depth_core.runtime.intrinsics import scale_intrinsics
+from adu_depth_core.runtime.intrinsics import (
+    canonical_depth_scale,
+    check_K,
+    network_focal_px,
+    scale_intrinsics,
+)
 from adu_depth_core.runtime.preprocess import check_image, postprocess, preprocess
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEFAULT_CHECKPOINT = ASSETS / "student_default.pt"
 DEFAULT_ONNX = ASSETS / "student_default.onnx"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,6 +51,8 @@ class DepthResult:
     sigma_m: np.ndarray
     timings_ms: dict[str, float] = field(default_factory=dict)  # preprocess, inference, postprocess
     network_hw: tuple[int, int] = (0, 0)
+    fx_px: float | None = None  # the image's fx behind the metric scale (None: a camera-unaware model)
+    fx_source: str = "unused"  # "given" (fx or K), "assumed" (the canonical camera), or "unused"
 
 
 def _default_model(backend: str, input_size: tuple[int, int] | None) -> Path:
@@ -66,6 +81,7 @@ class DepthEstimator:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        self._warned_no_fx = False
 
     @classmethod
     def from_file(
@@ -121,22 +137,69 @@ class DepthEstimator:
         """(h, w) of the network input."""
         return tuple(self.backend.input_hw)
 
-    def infer(self, image: np.ndarray, output: str | tuple[int, int] = "input") -> DepthResult:
+    def infer(
+        self,
+        image: np.ndarray,
+        output: str | tuple[int, int] = "input",
+        *,
+        fx: float | None = None,
+        K: np.ndarray | None = None,
+    ) -> DepthResult:
         """Depth and sigma for one H x W x 3 uint8 RGB image.
 
         ``output``: "input" (the image's size, default), "network", or an (h, w).
+        ``fx`` (pixels, of this image) or ``K`` (3x3): the camera, for the metric scale of a
+        camera-aware model; without them the card's canonical camera is assumed.
         """
         t0 = time.perf_counter()
         check_image(image)
         out_hw = self._output_hw(image.shape[:2], output)  # a bad ``output`` fails before any inference
+        scale, fx_px, source = self._metric_scale(image.shape[:2], fx, K)
         x = preprocess(image, *self.network_hw, dtype=self.backend.input_dtype)
         t1 = time.perf_counter()
         depth, sigma = self.backend.run(x)
         t2 = time.perf_counter()
         depth_m, sigma_m = postprocess(depth, sigma, out_hw)
+        if scale != 1.0:  # new arrays: a backend may own the buffers postprocess returned
+            depth_m, sigma_m = depth_m * np.float32(scale), sigma_m * np.float32(scale)
         t3 = time.perf_counter()
         timings = {"preprocess": t1 - t0, "inference": t2 - t1, "postprocess": t3 - t2, "total": t3 - t0}
-        return DepthResult(depth_m, sigma_m, {k: 1000.0 * v for k, v in timings.items()}, self.network_hw)
+        return DepthResult(
+            depth_m, sigma_m, {k: 1000.0 * v for k, v in timings.items()}, self.network_hw, fx_px, source
+        )
+
+    @property
+    def canonical_focal_px(self) -> float | None:
+        """The card's canonical focal length (network-input pixels), None for a camera-unaware model."""
+        return self.card.canonical_focal_px
+
+    def assumed_fx_px(self, image_hw: tuple[int, int]) -> float:
+        """fx of an image of ``image_hw`` that the canonical camera implies (used when none is given)."""
+        return float(self.canonical_focal_px) * image_hw[1] / self.network_hw[1]
+
+    def _metric_scale(
+        self, image_hw: tuple[int, int], fx: float | None, K: np.ndarray | None
+    ) -> tuple[float, float | None, str]:
+        """(factor network depth -> metres, the image fx used, where it came from)."""
+        if K is not None:
+            fx = float(check_K(K)[0, 0])
+        elif fx is not None and (not np.isfinite(fx) or fx <= 0):
+            raise ValueError(f"fx must be a positive number of pixels, got {fx}")
+        if self.canonical_focal_px is None:
+            return 1.0, None, "unused"
+        if fx is None:
+            if not self._warned_no_fx:
+                self._warned_no_fx = True
+                log.warning(
+                    "no camera intrinsics given: assuming the model's canonical camera (fx = %.1f px for a "
+                    "%d-pixel-wide image); metric scale is only right for such a lens - pass fx or K",
+                    self.assumed_fx_px(image_hw),
+                    image_hw[1],
+                )
+            return 1.0, self.assumed_fx_px(image_hw), "assumed"
+        K_img = np.array([[fx, 0.0, 0.0], [0.0, fx, 0.0], [0.0, 0.0, 1.0]])
+        fx_net = network_focal_px(K_img, image_hw, self.network_hw)
+        return canonical_depth_scale(self.canonical_focal_px, fx_net), float(fx), "given"
 
     def _output_hw(self, image_hw: tuple[int, int], output: str | tuple[int, int]) -> tuple[int, int] | None:
         if output == "input":

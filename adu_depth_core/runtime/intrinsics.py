@@ -115,3 +115,17 @@ def intrinsics_from_camera_info(
             "recalibrate or leave P all zeros"
         )
     return Intrinsics(int(width), int(height), K, P)
+
+
+def network_focal_px(K: np.ndarray, image_hw: tuple[int, int], network_hw: tuple[int, int]) -> float:
+    """fx of an image of size ``image_hw`` once resized to the network input ``network_hw``."""
+    return float(scale_intrinsics(K, image_hw, network_hw)[0, 0])
+
+
+def canonical_depth_scale(canonical_focal_px: float | None, fx_network_px: float | None) -> float:
+    """Factor from a canonical-camera network's depth to metres: fx_network / f_canonical (1 if either is None)."""
+    if canonical_focal_px is None or fx_network_px is None:
+        return 1.0
+    if not np.isfinite(fx_network_px) or fx_network_px <= 0:
+        raise IntrinsicsError(f"focal length must be a positive number of pixels, got {fx_network_px}")
+    return float(fx_network_px) / float(canonical_focal_px)

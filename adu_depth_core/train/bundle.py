@@ -1,11 +1,14 @@
-"""Package a trained student as the bundled default: fp16 weights, a complete card, a markdown note.
+"""Package trained models as the bundled defaults: fp16 weights, a complete card, a markdown note.
 
-    python -m adu_depth_core.train.bundle --student runs/bundled/student/model.pt \\
-        --teacher runs/bundled/teacher/model.pt --sizes 64x192 96x320 192x640
+    python -m adu_depth_core.train.bundle --student runs/camera/student/model.pt \\
+        --teacher runs/camera/teacher/model.pt --teacher-out adu_depth_core/assets/teacher_default.pt \\
+        --sizes 96x320 128x416 192x640 --real ../shared/data/real --training "..."
 
-The network input size written into the card is chosen among ``--sizes`` on a *selection* set of
-synthetic scenes; the metrics in the card and the note come from a disjoint *report* set and
-the Middlebury pair, so the choice does not flatter the reported numbers.
+The student's network input size written into its card is chosen among ``--sizes`` on a *selection*
+set of synthetic scenes; the metrics in the cards and notes come from a disjoint *report* set, the
+Middlebury pairs and (``--real``, evaluation only) the KITTI object frames, so neither the choice nor
+anything else is tuned on the reported numbers. Synthetic scenes use a random camera per frame
+(horizontal FOV 40-100 deg) for a camera-aware student and for the teacher, KITTI's camera otherwise.
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ from adu_depth_core.train.evaluate import EvalOptions, evaluate_model, parse_hw
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 SELECT_SEED, REPORT_SEED = 20_000_000, 10_000_000  # synthetic scene seeds, far from every training seed
-EVAL_HW = (192, 640)  # resolution of the synthetic evaluation images (a KITTI-like camera)
+EVAL_HW = (192, 640)  # resolution of the synthetic evaluation images
+RANDOM_HFOV_DEG = (40.0, 100.0)
 
 
-def synthetic_samples(n: int, seed: int, hw: tuple[int, int] = EVAL_HW) -> list:
+def synthetic_samples(n: int, seed: int, hw: tuple[int, int] = EVAL_HW, random_camera: bool = False) -> list:
     from adu_depth_core.data.synthetic import SyntheticStereo
 
-    reader = SyntheticStereo(n=n, size=hw, seed=seed)
+    reader = SyntheticStereo(n=n, size=hw, seed=seed, hfov_deg=RANDOM_HFOV_DEG if random_camera else None)
     return [reader[i] for i in range(n)]
 
 
@@ -40,7 +44,7 @@ def middlebury_samples() -> list:
 
 
 def score(
-    model, card: ModelCard, samples: list, hw: tuple[int, int], median: bool = False
+    model, card: ModelCard, samples: list, hw: tuple[int, int] | None, median: bool = False
 ) -> dict[str, float]:
     opts = EvalOptions(
         input_hw=hw,
@@ -52,130 +56,232 @@ def score(
     return evaluate_model(model, card, samples, opts, progress=False).mean
 
 
+def camera_aware(card: ModelCard) -> bool:
+    return card.canonical_focal_px is not None
+
+
 def choose_size(model, card: ModelCard, sizes: list[tuple[int, int]], n: int) -> tuple[tuple[int, int], dict]:
     """The candidate input size with the lowest AbsRel on the selection scenes."""
-    samples = synthetic_samples(n, SELECT_SEED)
+    samples = synthetic_samples(n, SELECT_SEED, random_camera=camera_aware(card))
     scores = {hw: score(model, card, samples, hw) for hw in sizes}
     best = min(scores, key=lambda hw: scores[hw]["abs_rel"])
     return best, scores
 
 
-def bundle(
-    student: Path, teacher: Path | None, out: Path, sizes: list[tuple[int, int]], n: int, command: str
-) -> Path:
+def _fp16(state: dict) -> dict:
+    return {k: v.half() if torch.is_floating_point(v) else v for k, v in state.items()}
+
+
+def _save(out: Path, state: dict, card: ModelCard, note: str) -> Path:
+    save_checkpoint(out, _fp16(state), card)
+    os.chmod(out, 0o644)  # installed package data must be world-readable
+    report.write_text(out.with_suffix(".md"), note)
+    os.chmod(out.with_suffix(".md"), 0o644)
+    return out
+
+
+def _metrics_into(card: ModelCard, prefix: str, metrics: dict[str, float]) -> None:
+    card.metrics.update({f"{prefix}{k}": float(v) for k, v in metrics.items() if k in report.COLUMNS})
+
+
+def bundle_student(student: Path, out: Path, sizes: list, n: int, real: Path | None, how: list[str]) -> Path:
     """Evaluate, pick the input size, write ``out`` (fp16 + card) and ``out.with_suffix('.md')``."""
     from adu_depth_core.models import load_model
 
     model, card = load_model(student)
     hw, selection = choose_size(model, card, sizes, n)
-    held_out = score(model, card, synthetic_samples(n, REPORT_SEED), hw)
-    mb = score(model, card, middlebury_samples(), hw)
-    mb_med = score(model, card, middlebury_samples(), hw, median=True)
-    keys = [k for k in report.COLUMNS if k in held_out]
+    rows = [(f"synthetic, {n} scenes (seeds {REPORT_SEED}+)", _report_synthetic(model, card, hw, n), None)]
+    mb = middlebury_samples()
+    rows += [
+        ("Middlebury Motorcycle (metric, f = 995 px)", score(model, card, mb, hw), None),
+        ("Middlebury Motorcycle (median-scaled)", score(model, card, mb, hw, median=True), None),
+    ]
+    if real is not None:
+        from adu_depth_core.data.kitti_object import KittiObject
+
+        kitti = list(KittiObject(real / "kitti_object"))
+        rows.append(
+            (
+                f"KITTI object frames ({len(kitti)}, LiDAR, metric, true fx)",
+                score(model, card, kitti, hw),
+                None,
+            )
+        )
     card.input_height, card.input_width = hw
-    card.metrics = {k: held_out[k] for k in keys}
-    card.metrics.update({f"middlebury.{k}": mb[k] for k in keys})
-    card.metrics.update({f"middlebury_median_scaled.{k}": mb_med[k] for k in keys})
-    payload = load_checkpoint(student)
-    teacher_cfg = load_checkpoint(teacher).get("config", {}) if teacher else {}
-    card.train_config = {"student": payload.get("config", card.train_config), "teacher": teacher_cfg}
+    card.metrics = {}
+    for (_, metrics, _), prefix in zip(
+        rows, ("", "middlebury.", "middlebury_median_scaled.", "kitti_object.")
+    ):
+        _metrics_into(card, prefix, metrics)
+    card.train_config = load_checkpoint(student).get("config", card.train_config)
     card.notes = (
-        f"bundled default student (adu-depth): full ADU-Depth distillation on synthetic street scenes; "
-        f"metrics: {n} held-out synthetic scenes (seeds {REPORT_SEED}+, {EVAL_HW[0]}x{EVAL_HW[1]} images, "
-        f"network at {hw[0]}x{hw[1]}); 'middlebury.*' on the Middlebury 2014 Motorcycle pair "
-        f"(raw metric and median-scaled); see student_default.md"
+        f"bundled default student (adu-depth); metrics and how it was trained: {out.with_suffix('.md').name}"
     )
-    state = {k: v.half() if torch.is_floating_point(v) else v for k, v in payload["model"].items()}
-    save_checkpoint(out, state, card)
-    os.chmod(out, 0o644)  # installed package data must be world-readable
-    note = out.with_suffix(".md")
-    report.write_text(note, render_note(card, out, selection, hw, held_out, mb, mb_med, n, command))
-    os.chmod(note, 0o644)
-    return out
-
-
-def render_note(card, out, selection, hw, held_out, mb, mb_med, n, command) -> str:
-    size_mb = out.stat().st_size / 2**20
-    t, s = card.train_config.get("teacher", {}), card.train_config.get("student", {})
-    lines = [
+    table = report.markdown_table(
+        [(f"{h}x{w}", m, None) for (h, w), m in selection.items()], report.COLUMNS, "input"
+    )
+    note = [
         "# Bundled default student (`student_default.pt`)",
         "",
-        f"- architecture: {card.arch}, encoder `{card.encoder}` (ImageNet init), model kwargs `{card.model_kwargs}`",
-        f"- network input: {card.input_height}x{card.input_width} RGB in [0, 1], ImageNet mean/std inside the "
-        f"model; depth range {card.min_depth_m}-{card.max_depth_m} m",
-        f"- uncertainty: {card.uncertainty}",
-        f"- file: fp16 state dict + card, {size_mb:.1f} MiB",
+        *_summary(card, out),
         "",
-        "## How it was trained (CPU, this repository's scripts)",
+        "## How it was trained",
         "",
-        f"1. teacher: `adu-depth train-teacher --config config/train/cpu_teacher.yaml` "
-        f"({t.get('train', {}).get('steps', '?')} steps, batch {t.get('data', {}).get('batch_size', '?')}, "
-        f"{t.get('data', {}).get('height', '?')}x{t.get('data', {}).get('width', '?')})",
-        f"2. student: `adu-depth distill --config config/train/cpu_distill.yaml` "
-        f"({s.get('train', {}).get('steps', '?')} steps, batch {s.get('data', {}).get('batch_size', '?')}, "
-        f"{s.get('data', {}).get('height', '?')}x{s.get('data', {}).get('width', '?')}, full ADU-Depth loss)",
-        f"3. packaging: `{command}`",
-        "",
-        "The full resolved configs of both stages are in the card (`train_config`).",
+        *how,
         "",
         "## Choice of the network input size",
         "",
-        f"AbsRel on {n} selection scenes (seeds {SELECT_SEED}+) at each candidate size; the smallest wins:",
+        f"AbsRel on {n} selection scenes (seeds {SELECT_SEED}+, {EVAL_HW[0]}x{EVAL_HW[1]} images"
+        f"{', random cameras' if camera_aware(card) else ''}) at each candidate input size; the lowest wins:",
         "",
-        report.markdown_table(
-            [(f"{h}x{w}", m, None) for (h, w), m in selection.items()], report.COLUMNS, "input"
-        ),
+        table,
         "",
-        f"Chosen: {hw[0]}x{hw[1]}. {size_reason(selection, hw, s)}",
+        f"Chosen: {hw[0]}x{hw[1]}.",
         "",
         "## Held-out metrics",
         "",
-        report.markdown_table(
-            [
-                (f"synthetic, {n} scenes (seeds {REPORT_SEED}+)", held_out, None),
-                ("Middlebury Motorcycle (metric)", mb, None),
-                ("Middlebury Motorcycle (median-scaled)", mb_med, None),
-            ],
-            report.COLUMNS,
-            "set",
-        ),
+        report.markdown_table(rows, report.COLUMNS, "set"),
         "",
-        "Synthetic scenes are rendered at 192x640 with KITTI-like intrinsics; the runtime resizes them to the "
-        "network input. Middlebury is an indoor scene at 2-5 m seen by a different camera (f = 995 px at "
-        "741 px width): a street-trained monocular model has no way to know its metric scale, hence the "
-        "median-scaled row.",
+        "Real frames are evaluation only: nothing was trained, selected or tuned on them.",
         "",
     ]
-    return "\n".join(lines)
+    state = load_checkpoint(student)["model"]
+    return _save(out, state, card, "\n".join(note))
 
 
-def size_reason(selection: dict, hw: tuple[int, int], student_cfg: dict) -> str:
-    """One sentence on why the chosen size wins (or that it is the training size)."""
-    data = student_cfg.get("data", {})
-    train_hw = (data.get("height"), data.get("width"))
-    largest = max(selection, key=lambda x: x[0] * x[1])
-    if hw != train_hw or largest == hw:
-        return ""
-    return (
-        f"It is the training resolution: at larger inputs of the same field of view objects cover more pixels "
-        f"than the network ever saw, and its metric cues do not carry over (AbsRel "
-        f"{selection[hw]['abs_rel']:.3f} at {hw[0]}x{hw[1]} vs {selection[largest]['abs_rel']:.3f} at "
-        f"{largest[0]}x{largest[1]}). The runtime and the node resize any camera image to the card's size."
+def _report_synthetic(model, card: ModelCard, hw: tuple[int, int], n: int) -> dict[str, float]:
+    return score(model, card, synthetic_samples(n, REPORT_SEED, random_camera=camera_aware(card)), hw)
+
+
+def bundle_teacher(teacher: Path, out: Path, n: int, real: Path | None, how: list[str]) -> Path:
+    """Score the stereo teacher (synthetic depth, real disparity vs SGBM) and write it as the default."""
+    from adu_depth_core.models import load_model
+
+    model, card = load_model(teacher)
+    synth = synthetic_samples(n, REPORT_SEED, random_camera=True)
+    rows = [
+        (
+            f"synthetic, {n} scenes (seeds {REPORT_SEED}+, random cameras)",
+            score(model, card, synth, EVAL_HW),
+            None,
+        )
+    ]
+    card.metrics = {}
+    _metrics_into(card, "", rows[0][1])
+    stereo = stereo_table(model, real)
+    for pair, method, m in stereo:
+        if method == "teacher":
+            card.metrics.update({f"{pair.lower()}.{k}": v for k, v in m.items()})
+    card.train_config = load_checkpoint(teacher).get("config", card.train_config)
+    card.notes = f"bundled stereo teacher (adu-depth), for labelling stereo recordings; see {out.with_suffix('.md').name}"
+    lines = [
+        "# Bundled stereo teacher (`teacher_default.pt`)",
+        "",
+        *_summary(card, out),
+        "- call: `teacher(left, right, fx * baseline_m)`; disparity from the cost volume, depth = fx * B / d",
+        "",
+        "## How it was trained",
+        "",
+        *how,
+        "",
+        "## Held-out depth",
+        "",
+        report.markdown_table(rows, report.COLUMNS, "set"),
+        "",
+        "## Real stereo pairs against OpenCV SGBM (same run)",
+        "",
+        "| pair | method | EPE px | bad-1 | bad-3 (all GT px, holes bad) | density |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {p} | {meth} | {m['epe_px']:.2f} | {m['bad1']:.3f} | {m['bad3']:.3f} | {m['density']:.3f} |"
+            for p, meth, m in stereo
+        ],
+        "",
+        "Real frames are evaluation only: nothing was trained, selected or tuned on them.",
+        "",
+    ]
+    return _save(out, load_checkpoint(teacher)["model"], card, "\n".join(lines))
+
+
+def stereo_table(model, real: Path | None) -> list[tuple[str, str, dict[str, float]]]:
+    """(pair, method, disparity metrics) for the teacher and SGBM on Motorcycle (and Cones with ``real``)."""
+    import numpy as np
+
+    from adu_depth_core.data.middlebury import read_cones
+    from adu_depth_core.stereo import disparity_metrics, sgbm_disparity, teacher_disparity
+
+    s = middlebury_samples()[0]
+    pairs = [
+        (
+            "Motorcycle",
+            s.left,
+            s.right,
+            np.nan_to_num(s.K[0, 0] * s.baseline_m / s.depth_m),
+            s.K[0, 0],
+            s.baseline_m,
+        )
+    ]
+    if real is not None:
+        c = read_cones(real / "middlebury2003_cones")
+        pairs.append(
+            ("Cones", c["left"], c["right"], c["disparity"], 1000.0, 0.1)
+        )  # no published calibration
+    out = []
+    for name, left, right, gt, fx, baseline in pairs:
+        ours = teacher_disparity(model, left, right, fx, baseline)["disparity"]
+        sgbm = sgbm_disparity(left, right, float(np.max(gt)) * 1.2)
+        out += [(name, "teacher", disparity_metrics(ours, gt)), (name, "SGBM", disparity_metrics(sgbm, gt))]
+    return out
+
+
+def _summary(card: ModelCard, out: Path) -> list[str]:
+    size_mb = out.stat().st_size / 2**20 if out.exists() else float("nan")
+    camera = (
+        f"canonical camera: network depth is for fx = {card.canonical_focal_px:g} px at its input; "
+        "metric depth = output * fx_input / that (fx from camera_info, --fx, K)"
+        if card.canonical_focal_px is not None
+        else "camera model: none (depth is taken as metric for any camera)"
     )
+    return [
+        f"- architecture: {card.arch}, encoder `{card.encoder}` (ImageNet init), model kwargs `{card.model_kwargs}`",
+        f"- network input: {card.input_height}x{card.input_width} RGB in [0, 1], ImageNet mean/std inside the "
+        f"model; metric depth range {card.min_depth_m}-{card.max_depth_m} m",
+        f"- {camera}"
+        if card.arch == "student"
+        else "- geometry: disparity, then depth from each pair's calibration",
+        f"- uncertainty: {card.uncertainty}",
+        f"- file: fp16 state dict + card, {size_mb:.1f} MiB",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--student", required=True, type=Path)
-    p.add_argument("--teacher", type=Path)
+    p.add_argument("--student", type=Path, help="the trained student (model.pt)")
+    p.add_argument("--teacher", type=Path, help="the trained teacher (model.pt)")
     p.add_argument("--out", type=Path, default=ASSETS / "student_default.pt")
-    p.add_argument("--sizes", nargs="+", default=["64x192", "96x320", "192x640"])
+    p.add_argument("--teacher-out", type=Path, default=None, help="also bundle the teacher here")
+    p.add_argument("--sizes", nargs="+", default=["96x320", "128x416", "192x640"])
     p.add_argument("--n", type=int, default=32, help="synthetic scenes per set")
+    p.add_argument("--real", type=Path, default=None, help="real evaluation frames (KITTI object, Cones)")
+    p.add_argument(
+        "--training", action="append", default=[], help="a line for the note's 'How it was trained' (repeat)"
+    )
     args = p.parse_args(argv)
     command = "python -m adu_depth_core.train.bundle " + " ".join(argv if argv is not None else sys.argv[1:])
-    torch.set_num_threads(1)
-    out = bundle(args.student, args.teacher, args.out, [parse_hw(s) for s in args.sizes], args.n, command)
-    print(out.with_suffix(".md").read_text())
+    how = [
+        *args.training,
+        f"- packaging: `{command}`",
+        "- the resolved training config is in the card (`train_config`)",
+    ]
+    torch.set_num_threads(2)
+    if args.student:
+        out = bundle_student(
+            args.student, args.out, [parse_hw(s) for s in args.sizes], args.n, args.real, how
+        )
+        print(out.with_suffix(".md").read_text())
+    if args.teacher and args.teacher_out:
+        out = bundle_teacher(args.teacher, args.teacher_out, args.n, args.real, how)
+        print(out.with_suffix(".md").read_text())
     return 0
 
 

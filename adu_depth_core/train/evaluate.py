@@ -21,6 +21,7 @@ from torch import nn
 from adu_depth_core.checkpoint import ModelCard
 from adu_depth_core.config import to_dict
 from adu_depth_core.metrics import NoValidPixels, depth_metrics, valid_pixels
+from adu_depth_core.runtime.intrinsics import canonical_depth_scale, network_focal_px
 from adu_depth_core.runtime.preprocess import postprocess, preprocess
 from adu_depth_core.scale import GroundScaler, ScaleConfig, apply_scale
 from adu_depth_core.train import report
@@ -62,19 +63,34 @@ class EvalResult:
 
 @torch.no_grad()
 def predict(
-    model: nn.Module, card: ModelCard, left: np.ndarray, right: np.ndarray | None, input_hw: tuple[int, int]
+    model: nn.Module,
+    card: ModelCard,
+    left: np.ndarray,
+    right: np.ndarray | None,
+    input_hw: tuple[int, int],
+    K: np.ndarray | None = None,
+    baseline_m: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One H x W x 3 uint8 image (and its right view for a teacher) -> (depth_m, sigma_m) at H x W."""
+    """One H x W x 3 uint8 image (and its right view for a teacher) -> (depth_m, sigma_m) at H x W.
+
+    ``K`` is the image's intrinsics: a teacher needs it (with ``baseline_m``) to turn disparity into
+    depth; a canonical-camera student uses its fx for the metric scale (without K: the canonical camera).
+    """
     device = next(model.parameters()).device
     h, w = input_hw
     x = torch.from_numpy(preprocess(left, h, w)).to(device)
+    fx = None if K is None else network_focal_px(K, left.shape[:2], (h, w))
     if card.arch == "teacher":
         if right is None:
             raise ValueError("the teacher needs stereo pairs: this dataset has no right images")
-        out = model(x, torch.from_numpy(preprocess(right, h, w)).to(device))
+        if fx is None or not baseline_m or baseline_m <= 0:
+            raise ValueError("the teacher needs the pair's intrinsics K and a positive baseline_m")
+        out = model(x, torch.from_numpy(preprocess(right, h, w)).to(device), fx * float(baseline_m))
+        scale = 1.0
     else:
         out = model(x)
-    depth = out["depth"].float()
+        scale = canonical_depth_scale(card.canonical_focal_px, fx)
+    depth = out["depth"].float() * scale
     sigma = math.sqrt(2.0) * torch.exp(out["log_b"].float()) * depth
     return postprocess(depth.cpu().numpy(), sigma.cpu().numpy(), left.shape[:2])
 
@@ -120,7 +136,7 @@ def evaluate_model(
         if s.depth_m is None:
             skipped += 1
             continue
-        pred, sigma = predict(model, card, s.left, s.right, input_hw)
+        pred, sigma = predict(model, card, s.left, s.right, input_hw, s.K, getattr(s, "baseline_m", None))
         ground = {}
         if scaler is not None:
             state = scaler.update(pred, s.K)

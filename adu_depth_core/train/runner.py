@@ -59,7 +59,7 @@ def build_task(cfg: TrainConfig) -> TaskParts:
             "distillation needs a trained teacher: pass --teacher CKPT (or set teacher_checkpoint)"
         )
     teacher = FrozenTeacher.from_checkpoint(cfg.teacher_checkpoint)
-    task = DistillationTask(cfg.student.build(), teacher, cfg.loss)
+    task = DistillationTask(cfg.student.build(), teacher, cfg.loss, cfg.student.canonical_focal_px)
     return TaskParts(task, "student", cfg.student, (TEACHER_PREFIX,))
 
 
@@ -74,6 +74,7 @@ def model_card(mc: ModelConfig, cfg: TrainConfig, metrics: dict[str, float]) -> 
         input_width=int(width),
         min_depth_m=mc.min_depth,
         max_depth_m=mc.max_depth,
+        canonical_focal_px=mc.canonical_focal_px,
         metrics=dict(metrics),
         train_config=cfg.to_dict(),
         notes=f"trained by adu-depth {'train-teacher' if cfg.task == 'teacher' else 'distill'} on {cfg.data.dataset}",

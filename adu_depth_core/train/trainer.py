@@ -36,10 +36,16 @@ from adu_depth_core.train.sampling import ResumableBatchSampler, SeededDataset
 MAX_BAD_STEPS = 20  # consecutive non-finite gradient steps before giving up
 
 
-def to_device(batch: dict, device: torch.device) -> dict:
-    """Move the tensors of a batch dict to ``device`` (others untouched)."""
+def to_device(batch: dict, device: torch.device, channels_last: bool = False) -> dict:
+    """Move the tensors of a batch dict to ``device`` (others untouched); 4-D ones channels-last if asked."""
     nb = device.type == "cuda"
-    return {k: v.to(device, non_blocking=nb) if torch.is_tensor(v) else v for k, v in batch.items()}
+    fmt = torch.channels_last if channels_last else torch.preserve_format
+    return {
+        k: v.to(device, non_blocking=nb, memory_format=fmt if v.dim() == 4 else torch.preserve_format)
+        if torch.is_tensor(v)
+        else v
+        for k, v in batch.items()
+    }
 
 
 class Trainer:
@@ -73,6 +79,7 @@ class Trainer:
         self.run_dir = Path(cfg.train.run_dir)
         self.metrics: dict[str, float] = {}
         self.amp = bool(cfg.train.amp) and self.info.device.type == "cuda"
+        self.cpu_bf16 = bool(cfg.train.cpu_bf16) and self.info.device.type == "cpu"
 
     # ----------------------------------------------------------------- set-up
     def _setup(self) -> None:
@@ -80,6 +87,8 @@ class Trainer:
         if tc.threads > 0:
             torch.set_num_threads(tc.threads)
         self.task.to(self.info.device)
+        if tc.channels_last:
+            self.task.to(memory_format=torch.channels_last)
         self.params = [p for p in self.task.parameters() if p.requires_grad]
         if not self.params:
             raise ValueError("the task has no trainable parameters")
@@ -176,6 +185,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ steps
     def _autocast(self):
+        if self.cpu_bf16:
+            return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
         if not self.amp:
             return contextlib.nullcontext()
         return torch.autocast(device_type="cuda", dtype=torch.float16)
@@ -234,7 +245,7 @@ class Trainer:
         )
         try:
             for step in range(start + 1, tc.steps + 1):
-                batch = to_device(next(batches), self.info.device)
+                batch = to_device(next(batches), self.info.device, self.cfg.train.channels_last)
                 out, finite = self.train_step(model, batch)
                 bad = 0 if finite else bad + 1
                 if bad > MAX_BAD_STEPS:

@@ -1,0 +1,99 @@
+"""Stereo evaluation: the teacher's disparity on a real pair, OpenCV's SGBM as the classical baseline,
+and the disparity metrics (end-point error, bad-N px) of the stereo literature.
+
+Conventions: disparities are in pixels of the left image, invalid = NaN. Metrics are taken over
+every ground-truth pixel; a prediction hole (NaN) counts as bad and is left out of the EPE (whose
+density is reported next to it), as the Middlebury and KITTI benchmarks do for "all pixels".
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+BAD_THRESHOLDS_PX = (1.0, 2.0, 3.0)
+
+
+def disparity_metrics(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> dict[str, float]:
+    """EPE (over predicted pixels), bad-1/2/3 px (holes bad) and density, over ``gt > 0`` (& mask)."""
+    gt = np.asarray(gt, dtype=np.float64)
+    pred = np.asarray(pred, dtype=np.float64)
+    valid = np.isfinite(gt) & (gt > 0)
+    if mask is not None:
+        valid &= mask
+    n = int(valid.sum())
+    if n == 0:
+        raise ValueError("no ground-truth pixels to evaluate")
+    p, g = pred[valid], gt[valid]
+    has = np.isfinite(p)
+    err = np.abs(p - g)
+    out = {"epe_px": float(err[has].mean()) if has.any() else math.nan, "density": float(has.mean())}
+    for t in BAD_THRESHOLDS_PX:
+        out[f"bad{t:g}"] = float(np.mean(~has | (err > t)))
+    return out
+
+
+def sgbm_disparity(
+    left: np.ndarray, right: np.ndarray, max_disparity_px: float, block: int = 5
+) -> np.ndarray:
+    """OpenCV semi-global matching with a left-right check; (H, W) float32 pixels, NaN where rejected.
+
+    Parameters are OpenCV's recommended ones for colour images (P1 = 8·3·b², P2 = 32·3·b²,
+    uniqueness 10, speckle filtering, 3-way mode); the search covers ``max_disparity_px``.
+    """
+    num = int(math.ceil(max(16.0, max_disparity_px) / 16.0)) * 16
+    sgbm = cv2.StereoSGBM_create(
+        minDisparity=0,
+        numDisparities=num,
+        blockSize=block,
+        P1=8 * 3 * block * block,
+        P2=32 * 3 * block * block,
+        disp12MaxDiff=1,
+        uniquenessRatio=10,
+        speckleWindowSize=100,
+        speckleRange=2,
+        mode=cv2.STEREO_SGBM_MODE_SGBM_3WAY,
+    )
+    bgr = [cv2.cvtColor(np.ascontiguousarray(im), cv2.COLOR_RGB2BGR) for im in (left, right)]
+    disp = sgbm.compute(*bgr).astype(np.float32) / 16.0  # fixed point, 4 fractional bits
+    disp[disp < 0] = np.nan  # OpenCV marks rejected pixels with minDisparity - 1
+    return disp
+
+
+def network_size(image_hw: tuple[int, int], multiple: int = 32) -> tuple[int, int]:
+    """The image size rounded to the nearest multiples of ``multiple`` (aspect ratio kept)."""
+    return tuple(max(multiple, int(round(v / multiple)) * multiple) for v in image_hw)
+
+
+def teacher_disparity(
+    model,
+    left: np.ndarray,
+    right: np.ndarray,
+    fx_px: float,
+    baseline_m: float,
+    input_hw: tuple[int, int] | None = None,
+) -> dict[str, np.ndarray]:
+    """Run a stereo teacher on a rectified uint8 RGB pair at ``input_hw`` (default: the image size rounded
+    to multiples of 32) -> disparity (px of the image), depth (m) and sigma (m), each (H, W) float32."""
+    import torch
+
+    from adu_depth_core.runtime.intrinsics import make_K, network_focal_px
+    from adu_depth_core.runtime.preprocess import preprocess, resize_map
+
+    h, w = left.shape[:2]
+    net_hw = input_hw or network_size((h, w))
+    device = next(model.parameters()).device
+    fx_net = network_focal_px(make_K(fx_px, fx_px, 0.0, 0.0), (h, w), net_hw)
+    x = [torch.from_numpy(preprocess(im, *net_hw)).to(device) for im in (left, right)]
+    with torch.no_grad():
+        out = model(*x, fx_net * float(baseline_m))
+    disp = out["disparity"][0, 0].float().cpu().numpy() * (w / net_hw[1])  # back to image pixels
+    depth = out["depth"][0, 0].float().cpu().numpy()
+    sigma = (math.sqrt(2.0) * torch.exp(out["log_b"][0, 0].float()).cpu().numpy()) * depth
+    return {
+        "disparity": resize_map(disp, h, w),
+        "depth": resize_map(depth, h, w),
+        "sigma": resize_map(sigma, h, w),
+    }

@@ -1,0 +1,214 @@
+"""How the models transfer across cameras: students at several input sizes with random intrinsics, students on
+real KITTI and Middlebury frames with their true focal length, and the stereo teacher against OpenCV's SGBM.
+
+    python benchmarks/eval_camera.py --student new=default --student old=runs/old_student.pt \\
+        --teacher runs/camera/teacher/model.pt --json out/eval_camera.json --markdown out/eval_camera.md
+
+Sections (each printed as a table):
+- synthetic: held-out street scenes rendered with a random camera per frame (horizontal FOV 40-100 deg)
+  at each --sizes, the student run at that input size with the true fx; metric AbsRel / delta1.
+- kitti: the KITTI object frames of --real (LiDAR ground truth, true fx from P2), metric, 80 m cap,
+  at the card's input size (what the runtime and node do).
+- motorcycle: Middlebury 2014 Motorcycle (f = 995 px), metric and median-scaled, at the card's input size
+  and at an aspect-preserving input of about the same pixel count.
+- cones: Middlebury 2003 Cones (no calibration): the student's scale-invariant log error against 1/disparity.
+- stereo: teacher vs SGBM on Cones (disparity EPE, bad-3 px over all ground-truth pixels, holes bad) and on
+  Motorcycle (bad-3 px and depth AbsRel).
+The real frames are for evaluation only (never training or tuning); the folder is skipped when absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from adu_depth_core.data.middlebury import MiddleburyMotorcycle, read_cones
+from adu_depth_core.data.synthetic import SyntheticStereo
+from adu_depth_core.metrics import depth_metrics
+from adu_depth_core.models import load_model
+from adu_depth_core.runtime.estimator import DEFAULT_CHECKPOINT
+from adu_depth_core.stereo import disparity_metrics, network_size, sgbm_disparity, teacher_disparity
+from adu_depth_core.train.evaluate import EvalOptions, evaluate_model, predict
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_REAL = REPO.parent / "shared" / "data" / "real"
+HELD_OUT_SEED = 30_000_000  # far from every training, validation and selection seed
+
+
+def parse_hw(text: str) -> tuple[int, int]:
+    h, w = (int(v) for v in text.lower().split("x"))
+    return h, w
+
+
+def load(path: str):
+    return load_model(DEFAULT_CHECKPOINT if path == "default" else path)
+
+
+def synthetic_rows(students: dict, sizes: list, n: int) -> list[dict]:
+    rows = []
+    for size in sizes:
+        reader = SyntheticStereo(n, size, seed=HELD_OUT_SEED, hfov_deg=(40.0, 100.0))
+        samples = [reader[i] for i in range(n)]
+        for name, (model, card) in students.items():
+            res = evaluate_model(model, card, samples, EvalOptions(input_hw=size, figures=0), progress=False)
+            rows.append({"section": "synthetic", "model": name, "size": f"{size[0]}x{size[1]}", **res.mean})
+    return rows
+
+
+def kitti_rows(students: dict, real: Path) -> list[dict]:
+    from adu_depth_core.data.kitti_object import KittiObject
+
+    samples = list(KittiObject(real / "kitti_object"))
+    rows = []
+    for name, (model, card) in students.items():
+        for crop in (None, "garg"):
+            res = evaluate_model(model, card, samples, EvalOptions(crop=crop, figures=0), progress=False)
+            rows.append({"section": "kitti", "model": name, "crop": crop or "none", **res.mean})
+    return rows
+
+
+def motorcycle_rows(students: dict) -> list[dict]:
+    sample = MiddleburyMotorcycle()[0]
+    rows = []
+    for name, (model, card) in students.items():
+        card_hw = (card.input_height, card.input_width)
+        aspect_hw = _aspect_size(card_hw, sample.left.shape[:2])
+        for label, hw in (("card size", card_hw), ("aspect kept", aspect_hw)):
+            for scaled in (False, True):
+                opts = EvalOptions(input_hw=hw, median_scaling=scaled, figures=0)
+                res = evaluate_model(model, card, [sample], opts, progress=False)
+                rows.append(
+                    {
+                        "section": "motorcycle",
+                        "model": name,
+                        "input": f"{label} {hw[0]}x{hw[1]}",
+                        "scaling": "median" if scaled else "metric",
+                        **res.mean,
+                    }
+                )
+    return rows
+
+
+def _aspect_size(card_hw: tuple[int, int], image_hw: tuple[int, int]) -> tuple[int, int]:
+    """An input of about the card's pixel count with the image's aspect ratio (multiples of 32)."""
+    pixels = card_hw[0] * card_hw[1]
+    h = math.sqrt(pixels * image_hw[0] / image_hw[1])
+    return network_size((h, h * image_hw[1] / image_hw[0]))
+
+
+def cones_rows(students: dict, real: Path) -> list[dict]:
+    cones = read_cones(real / "middlebury2003_cones")
+    gt = np.where(cones["disparity"] > 0, 1.0 / np.maximum(cones["disparity"], 1e-6), np.nan)  # ∝ depth
+    rows = []
+    for name, (model, card) in students.items():
+        hw = _aspect_size((card.input_height, card.input_width), gt.shape)
+        pred, _ = predict(model, card, cones["left"], None, hw)
+        scale = np.nanmedian(gt) / np.median(pred[np.isfinite(gt)])
+        m = depth_metrics(pred * scale, gt, min_depth=1e-6, max_depth=1e6)
+        rows.append({"section": "cones", "model": name, "input": f"{hw[0]}x{hw[1]}", **m})
+    return rows
+
+
+def stereo_rows(teacher, real: Path | None) -> list[dict]:
+    model, _ = teacher
+    rows = []
+    if real is not None:
+        c = read_cones(real / "middlebury2003_cones")
+        max_d = float(np.nanmax(c["disparity"])) * 1.2
+        preds = {
+            "teacher": teacher_disparity(model, c["left"], c["right"], 1000.0, 0.1)["disparity"],
+            "SGBM": sgbm_disparity(c["left"], c["right"], max_d),
+        }
+        for name, d in preds.items():
+            rows.append(
+                {"section": "stereo", "pair": "Cones", "method": name, **disparity_metrics(d, c["disparity"])}
+            )
+            nonocc = disparity_metrics(d, c["disparity"], c["nonoccluded"])
+            rows[-1]["bad3_nonocc"] = nonocc["bad3"]
+    s = MiddleburyMotorcycle()[0]
+    fb = s.K[0, 0] * s.baseline_m
+    gt_disp = np.nan_to_num(fb / s.depth_m)  # aligned pair: disparity = f B / z (0 = unknown)
+    out = teacher_disparity(model, s.left, s.right, s.K[0, 0], s.baseline_m)
+    preds = {"teacher": out["disparity"], "SGBM": sgbm_disparity(s.left, s.right, float(gt_disp.max()) * 1.2)}
+    for name, d in preds.items():
+        depth = np.where(np.isfinite(d) & (d > 0), fb / np.maximum(d, 1e-6), np.nan)
+        m = disparity_metrics(d, gt_disp)
+        filled = np.where(np.isfinite(depth), depth, np.nanmedian(depth))  # holes filled for depth AbsRel
+        m["abs_rel"] = depth_metrics(filled, s.depth_m, max_depth=80.0)["abs_rel"]
+        rows.append({"section": "stereo", "pair": "Motorcycle", "method": name, **m})
+    return rows
+
+
+COLUMNS = {
+    "synthetic": ("model", "size", "abs_rel", "rmse", "a1", "silog"),
+    "kitti": ("model", "crop", "abs_rel", "rmse", "a1", "silog"),
+    "motorcycle": ("model", "input", "scaling", "abs_rel", "rmse", "a1"),
+    "cones": ("model", "input", "silog", "abs_rel", "a1"),
+    "stereo": ("pair", "method", "epe_px", "bad1", "bad3", "density", "bad3_nonocc", "abs_rel"),
+}
+
+
+def markdown(rows: list[dict]) -> str:
+    parts = []
+    for section, cols in COLUMNS.items():
+        sec = [r for r in rows if r["section"] == section]
+        if not sec:
+            continue
+        lines = [f"### {section}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        for r in sec:
+            cells = [_fmt(r.get(c, "")) for c in cols]
+            lines.append("| " + " | ".join(cells) + " |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def _fmt(v) -> str:
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--student", action="append", default=[], metavar="NAME=CKPT", help="a student (repeat)")
+    p.add_argument("--teacher", default=None, help="stereo teacher checkpoint (stereo section)")
+    p.add_argument("--sizes", nargs="+", type=parse_hw, default=[(64, 192), (128, 416), (192, 640)])
+    p.add_argument("--n", type=int, default=24, help="synthetic scenes per size")
+    p.add_argument("--real", type=Path, default=DEFAULT_REAL, help="the real evaluation frames")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--markdown", type=Path, default=None)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    students = {}
+    for item in args.student:
+        name, _, path = item.partition("=")
+        students[name] = load(path or name)
+    real = args.real if (args.real / "kitti_object").is_dir() else None
+    if real is None:
+        print(f"note: {args.real} not found: the KITTI and Cones sections are skipped", file=sys.stderr)
+    rows = []
+    if students:
+        rows += synthetic_rows(students, args.sizes, args.n)
+        rows += motorcycle_rows(students)
+        if real is not None:
+            rows += kitti_rows(students, real) + cones_rows(students, real)
+    if args.teacher:
+        rows += stereo_rows(load(args.teacher), real)
+    text = markdown(rows)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=1))
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
