@@ -211,7 +211,7 @@ def print_tables(results: dict) -> None:
               f"{100 * r['used_share']:.0f}% | {r['ground_ungated']:.3f} |")  # fmt: skip
         for f in results["kitti"]["frames"]:
             c, sc, o = f["confidence"], f["scale"], f["oracle_scale"]
-            print(f"  {f['id']}: confidence {c:.2f}, scale {sc:.3f} vs oracle {o:.3f}")
+            print(f"  {Path(f['id']).name}: confidence {c:.2f}, scale {sc:.3f} vs oracle {o:.3f}")
     elif "kitti" in results:
         print("\n(b) KITTI: skipped, no frames at " + str(KITTI_ROOT))
     if "drive" in results:
