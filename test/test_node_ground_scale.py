@@ -85,6 +85,15 @@ def test_scale_applies_to_depth_and_sigma_and_is_held_facing_a_wall(ctx, views):
         assert status_value(st, "scale_reason").startswith("kept the previous scale: ground not visible")
         assert float(status_value(st, "scale_applied")) == pytest.approx(scale, rel=1e-3)
 
+        # run-time changes: a camera twice as high doubles the scale (a fresh filter); 'none' turns it off
+        results = probe.set_params("/depth_node", {"camera_height_m": 2 * street.camera_height_m})
+        assert all(r.successful for r in results)
+        got = probe.request(street.rgb, _info(street), ("depth",))
+        np.testing.assert_allclose(_ratio(got["depth"], raw.depth_m), 2 * scale, rtol=1e-4)
+        assert all(r.successful for r in probe.set_params("/depth_node", {"scale_mode": "none"}))
+        got = probe.request(street.rgb, _info(street), ("depth",))
+        np.testing.assert_allclose(_ratio(got["depth"], raw.depth_m), 1.0, rtol=1e-5)
+
 
 def test_invalid_scale_parameters_are_refused():
     from adu_depth_ros.params import DepthNodeConfig, ParameterError
@@ -95,6 +104,23 @@ def test_invalid_scale_parameters_are_refused():
         DepthNodeConfig.from_values({"camera_height_m": 0.0})
     cfg = DepthNodeConfig.from_values({"scale_mode": "ground_plane", "camera_pitch_deg": 10.0})
     assert cfg.scale_config().prior().normal[2] < 0  # looking down: up points back towards the camera
+
+
+@pytest.mark.skipif(
+    __import__("adu_depth_ros.ground_tf", fromlist=["tf_available"]).tf_available(),
+    reason="tf2_ros is installed here: the node reads ground_frame from TF (see the next test)",
+)
+def test_ground_frame_without_tf2_falls_back_to_the_parameters(ctx, tiny_student_ckpt):
+    from adu_depth_ros.testing import running_node
+
+    params = {
+        "model_path": str(tiny_student_ckpt),
+        "scale_mode": "ground_plane",
+        "ground_frame": "base_footprint",
+    }
+    with running_node(ctx, params) as (node, probe):
+        assert node._ground_prior is None
+        assert probe.wait_until(lambda: probe.log_lines("tf2_ros is not installed"), timeout_s=10.0)
 
 
 @pytest.mark.skipif(
