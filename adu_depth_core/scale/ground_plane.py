@@ -102,7 +102,7 @@ class PlaneFit:
     plane_height_m: float  # camera distance to the fitted plane, in the depth map's units
     height_m: float  # median height of the inliers below the camera along the prior (mounting) normal
     inlier_share: float  # inliers / sampled points
-    residual: float  # RMS inlier distance / height_m
+    residual: float  # RMS inlier distance to the fitted plane / plane_height_m
     angle_deg: float  # between the fitted and the prior normal
     points: int  # sampled points
 
@@ -169,8 +169,8 @@ def fit_ground_plane(points: np.ndarray, prior_normal, opts: FitOptions = FitOpt
     RANSAC decides which points are ground; the measured height is then their median distance
     below the camera along the prior normal. The mounting is known, while the network's road is
     seldom exactly planar: a plane fitted to it tilts with the network's depth errors, and
-    extrapolating that plane back to the camera amplifies them. On synthetic streets this halves
-    the tail of scale errors. Returns None when no hypothesis fits the constraint. Deterministic.
+    extrapolating that plane back to the camera amplifies them (docs/ground_scale.md has the
+    comparison). Returns None when no hypothesis fits the constraint. Deterministic.
     """
     prior = np.asarray(prior_normal, dtype=np.float64)
     prior = prior / np.linalg.norm(prior)
