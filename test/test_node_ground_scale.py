@@ -94,6 +94,17 @@ def test_scale_applies_to_depth_and_sigma_and_is_held_facing_a_wall(ctx, views):
         got = probe.request(street.rgb, _info(street), ("depth",))
         np.testing.assert_allclose(_ratio(got["depth"], raw.depth_m), 1.0, rtol=1e-5)
 
+        # a model reload starts the scale afresh: facing the wall right after it there is no scale yet
+        assert all(r.successful for r in probe.set_params("/depth_node", {"scale_mode": "ground_plane"}))
+        got = probe.request(street.rgb, _info(street), ("depth",))
+        np.testing.assert_allclose(_ratio(got["depth"], raw.depth_m), 2 * scale, rtol=1e-4)
+        assert all(r.successful for r in probe.set_params("/depth_node", {"cpu_threads": 1}))  # reloads
+        n = len(probe.statuses())
+        got = probe.request(wall.rgb, _info(wall), ("depth",))
+        np.testing.assert_allclose(_ratio(got["depth"], est.infer(wall.rgb).depth_m), 1.0, rtol=1e-5)
+        st = probe.wait_status("/depth_node", lambda s: status_value(s, "scale_used") == "false", since=n)
+        assert status_value(st, "scale_reason").startswith("no ground seen yet")
+
 
 def test_invalid_scale_parameters_are_refused():
     from adu_depth_ros.params import DepthNodeConfig, ParameterError
