@@ -21,6 +21,7 @@ from adu_depth_core.runtime import ImageError
 from adu_depth_ros import qos
 from adu_depth_ros.conversions import ConversionError
 from adu_depth_ros.diagnostics import ERROR, WARN, NodeHealth
+from adu_depth_ros.ground_tf import TfGroundPrior, tf_available
 from adu_depth_ros.params import PARAMS, SPECS, DepthNodeConfig, ParameterError
 from adu_depth_ros.pipeline import CameraInfoCache, Frame, FrameProcessor, FrameSlot
 
@@ -63,9 +64,22 @@ class DepthNodeMixin:
         self._subs: list[object] = []
         self._slot: FrameSlot | None = None
         self._worker: threading.Thread | None = None
+        self._ground_prior = self._ground_tf()
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diag_timer = self.create_timer(self.cfg.diagnostics_period_s, self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._on_set_parameters)
+
+    def _ground_tf(self):
+        """TF mounting source for ground_frame where tf2_ros imports; else None (the parameters)."""
+        if not self.cfg.ground_frame:
+            return None
+        if not tf_available():
+            self.get_logger().warning(
+                f"ground_frame '{self.cfg.ground_frame}' is set but tf2_ros is not installed: "
+                "ground-plane scale uses camera_height_m / camera_pitch_deg / camera_roll_deg"
+            )
+            return None
+        return TfGroundPrior(self, self.cfg.ground_frame)
 
     def _declare_parameters(self) -> DepthNodeConfig:
         declared = self.declare_parameters("", [(p.name, p.default, p.descriptor()) for p in PARAMS])
@@ -87,7 +101,7 @@ class DepthNodeMixin:
         return True
 
     def _use_model(self, estimator, cfg: DepthNodeConfig) -> None:
-        self._processor = FrameProcessor(estimator, self.infos)
+        self._processor = FrameProcessor(estimator, self.infos, self._ground_prior)
         self.health.clear_standing("model")
         self.health.hardware_id = f"{cfg.model_path}: {estimator.describe()}"
         self.get_logger().info(f"model '{cfg.model_path}' loaded: {estimator.describe()}")
@@ -221,6 +235,8 @@ class DepthNodeMixin:
             self.health.stage_ms(stage, ms)
         self.health.stage_ms("total", 1e3 * (time.monotonic() - frame.received_s))
         self.health.note("published_outputs", ",".join(sorted(result.messages)) or "none")
+        for key, value in result.scale.as_notes().items() if result.scale else ():
+            self.health.note(key, value)
         self.health.count("processed")
 
     # -- reporting and parameters -----------------------------------------------------------------

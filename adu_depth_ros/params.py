@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adu_depth_core.image_encodings import DEPTH_ENCODINGS
+from adu_depth_core.scale.scaler import SCALE_MODES, ScaleConfig
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -103,6 +104,14 @@ PARAMS: tuple[ParamSpec, ...] = (
     _p("color_min_depth_m", 0.0, "Depth mapped to the near end of 'depth/color' (metres); used when color_max_depth_m > 0", min_value=0.0, max_value=1000.0),
     _p("color_max_depth_m", 0.0, "Depth mapped to the far end of 'depth/color' (metres); 0 = per-frame 2nd-98th percentile range", min_value=0.0, max_value=1000.0),
     _p("frame_id", "", "Override for the outputs' header.frame_id; empty = keep the input image's frame_id"),
+    # metric scale from the camera mounting (changeable at run time; a change restarts the scale filter)
+    _p("scale_mode", "none", "Metric scale: 'none' (the network's own) or 'ground_plane' (scale = camera_height_m / the height of the ground plane the depth shows)", choices=SCALE_MODES),
+    _p("camera_height_m", 1.65, "Camera height above the ground (metres), for scale_mode ground_plane", min_value=0.05, max_value=100.0),
+    _p("camera_pitch_deg", 0.0, "Camera pitch in degrees, positive looking down (REP 103), for scale_mode ground_plane", min_value=-80.0, max_value=80.0),
+    _p("camera_roll_deg", 0.0, "Camera roll in degrees, positive right side down (REP 103), for scale_mode ground_plane", min_value=-80.0, max_value=80.0),
+    _p("ground_frame", "", "TF frame on the ground (e.g. base_footprint, z up): when set and tf2_ros is installed, height and orientation come from TF instead of camera_height_m/pitch/roll", read_only=True),
+    _p("scale_min_confidence", 0.5, "A frame's ground-plane scale is used only at this confidence or above (0-1)", min_value=0.0, max_value=1.0),
+    _p("scale_window", 1, "Frames the applied scale averages (trimmed mean of log-scales); 1 = each frame's own scale. Outlier frames are rejected either way", min_value=1, max_value=300),
     # which outputs exist (fixed at start-up)
     _p("publish_depth", True, "Publish 'depth'", read_only=True),
     _p("publish_uncertainty", True, "Publish 'depth/uncertainty' (32FC1 sigma, metres)", read_only=True),
@@ -144,6 +153,13 @@ class DepthNodeConfig:
     color_min_depth_m: float
     color_max_depth_m: float
     frame_id: str
+    scale_mode: str
+    camera_height_m: float
+    camera_pitch_deg: float
+    camera_roll_deg: float
+    ground_frame: str
+    scale_min_confidence: float
+    scale_window: int
     publish_depth: bool
     publish_uncertainty: bool
     publish_camera_info: bool
@@ -193,6 +209,10 @@ class DepthNodeConfig:
             raise ParameterError("model_path is empty; give a checkpoint/ONNX/engine path or 'default'")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise ParameterError(f"device: '{self.device}' is not auto, cpu, cuda or cuda:N")
+
+    def scale_config(self) -> ScaleConfig:
+        """The library's scale settings of these parameters."""
+        return ScaleConfig.from_settings(self)
 
     def model_changes(self, other: DepthNodeConfig) -> bool:
         """True when ``other`` needs a different model instance than this config."""

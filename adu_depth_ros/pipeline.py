@@ -19,6 +19,7 @@ from std_msgs.msg import Header
 from adu_depth_core.runtime import colormap, geometry
 from adu_depth_core.runtime.intrinsics import scale_intrinsics, scale_projection
 from adu_depth_core.runtime.preprocess import resize_image
+from adu_depth_core.scale import GroundScaler, ScaleState, apply_scale
 from adu_depth_ros import conversions as conv
 from adu_depth_ros.params import DepthNodeConfig
 
@@ -132,6 +133,7 @@ class FrameResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
     problems: list[tuple[str, str]] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)  # shown as is in diagnostics (e.g. the fx used)
+    scale: ScaleState | None = None  # the metric scale applied (scale_mode ground_plane)
 
 
 def to_rgb(msg: Image | CompressedImage) -> np.ndarray:
@@ -161,9 +163,11 @@ def intrinsics_for(
 class FrameProcessor:
     """Runs one frame through the estimator and builds the wanted output messages."""
 
-    def __init__(self, estimator: Any, infos: CameraInfoCache) -> None:
+    def __init__(self, estimator: Any, infos: CameraInfoCache, ground_prior=None) -> None:
         self.estimator = estimator
         self.infos = infos
+        self.ground_prior = ground_prior  # frame_id -> GroundPrior | reason (TF), or None: parameters
+        self.scaler: GroundScaler | None = None  # one per model: a reload makes a new processor
 
     def run(self, msg: Image | CompressedImage, cfg: DepthNodeConfig, wanted: frozenset[str]) -> FrameResult:
         """Convert, infer, publish-ready messages; raises ConversionError for a bad image."""
@@ -184,11 +188,15 @@ class FrameProcessor:
         t2 = time.perf_counter()
         res.timings_ms.update(convert=1e3 * (t1 - t0), infer=1e3 * (t2 - t1))
         res.timings_ms.update({f"infer_{k}": float(v) for k, v in pred.timings_ms.items() if k != "total"})
-        depth_m, sigma_m = geometry.valid_depth_range(
-            pred.depth_m, pred.sigma_m, cfg.min_depth_m, cfg.max_depth_m
-        )
         header = output_header(msg.header, cfg)
-        intr = self._intrinsics(info, image_hw, out_hw, res) if wanted & {"camera_info", "points"} else None
+        need_intr = wanted & {"camera_info", "points"} or cfg.scale_mode != "none"
+        intr = self._intrinsics(info, image_hw, out_hw, res) if need_intr else None
+        depth_m, sigma_m = pred.depth_m, pred.sigma_m
+        if cfg.scale_mode != "none":
+            t_scale = time.perf_counter()
+            depth_m, sigma_m = self._scale(depth_m, sigma_m, intr, header.frame_id, cfg, res)
+            res.timings_ms["scale"] = 1e3 * (time.perf_counter() - t_scale)
+        depth_m, sigma_m = geometry.valid_depth_range(depth_m, sigma_m, cfg.min_depth_m, cfg.max_depth_m)
         self._images(res, depth_m, sigma_m, header, cfg, wanted)
         if intr is not None and "camera_info" in wanted:
             res.messages["camera_info"] = conv.intrinsics_to_camera_info(intr[0], intr[1], header)
@@ -199,6 +207,21 @@ class FrameProcessor:
             res.timings_ms["points"] = 1e3 * (time.perf_counter() - t3)
         res.timings_ms["build"] = 1e3 * (time.perf_counter() - t2)
         return res
+
+    def _scale(self, depth_m, sigma_m, intr, frame_id: str, cfg: DepthNodeConfig, res: FrameResult):
+        """Ground-plane metric scale (depth and sigma alike); without intrinsics the last scale is kept."""
+        scale_cfg = cfg.scale_config()
+        if self.scaler is None or self.scaler.config != scale_cfg:
+            self.scaler = GroundScaler(scale_cfg)  # new mounting or settings: start the filter afresh
+        prior = self.ground_prior(frame_id) if self.ground_prior is not None else None
+        if isinstance(prior, str):
+            res.problems.append(("tf", f"{prior}; using camera_height_m/pitch/roll"))
+            prior = None
+        if intr is None:
+            res.scale = self.scaler.hold("no usable camera_info to back-project the depth")
+        else:
+            res.scale = self.scaler.update(depth_m, intr[1].K, frame_id, prior)
+        return apply_scale(depth_m, sigma_m, res.scale.scale)
 
     def _camera_info(self, msg, image_hw, res: FrameResult) -> tuple[CameraInfo, conv.Intrinsics] | None:
         """The image's camera_info (its fx sets a camera-aware model's metric scale), None if it has none."""

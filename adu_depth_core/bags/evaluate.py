@@ -29,7 +29,9 @@ from adu_depth_core.bags.lidar import project_to_depth
 from adu_depth_core.bags.matching import Frame, MatchPlan, StampIndex, iter_frames, plan_matches
 from adu_depth_core.checkpoint import atomic_write_bytes
 from adu_depth_core.metrics import METRIC_KEYS, MetricAggregator, NoValidPixels, depth_metrics, valid_pixels
+from adu_depth_core.runtime.intrinsics import scale_intrinsics
 from adu_depth_core.runtime.preprocess import resize_map
+from adu_depth_core.scale import GroundScaler, ScaleConfig, apply_scale
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ class EvalConfig:
     crop: str | None = None  # 'garg', 'eigen' or None
     worst_k: int = 4
     plots: bool = True
+    # ground-plane scale applied to the recorded depth first (needs camera_info_topic)
+    scale: ScaleConfig = field(default_factory=ScaleConfig)
 
 
 @dataclass
@@ -99,8 +103,28 @@ class _GroundTruth:
         return project_to_depth(M.pointcloud_xyz(msg), self.cfg.T_cam_lidar, intr.K, intr.height, intr.width)
 
 
+class _Rescale:
+    """The node's ground-plane scale stage applied to recorded depth (and sigma), frames in stamp order."""
+
+    def __init__(self, bag: BagReader, cfg: EvalConfig) -> None:
+        if not cfg.camera_info_topic:
+            raise BagError(f"--scale-mode {cfg.scale.mode} needs --camera-info-topic (the depth camera's)")
+        bag.require(cfg.camera_info_topic, ["sensor_msgs/msg/CameraInfo"], role="camera_info topic")
+        self.infos = StampIndex.from_bag(bag, cfg.camera_info_topic)
+        self.scaler = GroundScaler(cfg.scale)
+        self.used = 0
+
+    def __call__(self, frame: Frame, pred: np.ndarray, sigma: np.ndarray | None):
+        intr = M.camera_info_to_intrinsics(self.infos.nearest(frame.stamp_ns))
+        K = scale_intrinsics(intr.K, (intr.height, intr.width), pred.shape)
+        state = self.scaler.update(pred, K, frame.msgs["depth"].header.frame_id)
+        self.used += state.used
+        depth, scaled_sigma = apply_scale(pred, pred if sigma is None else sigma, state.scale)
+        return depth, None if sigma is None else scaled_sigma
+
+
 def _frame_maps(
-    frame: Frame, gt_of: _GroundTruth
+    frame: Frame, gt_of: _GroundTruth, rescale: _Rescale | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """(pred, gt, sigma, usable) at the ground truth's size; usable = pred (and sigma) finite."""
     gt = gt_of(frame.msgs["gt"], frame.stamp_ns)
@@ -108,6 +132,8 @@ def _frame_maps(
     sigma = M.image_to_array(frame.msgs["sigma"]).astype(np.float32) if "sigma" in frame.msgs else None
     if sigma is not None and sigma.shape != pred.shape:
         raise M.MessageError(f"uncertainty image {sigma.shape} and depth image {pred.shape} differ in size")
+    if rescale is not None:
+        pred, sigma = rescale(frame, pred, sigma)
     if pred.shape != gt.shape:
         pred = resize_map(pred, *gt.shape)
         sigma = None if sigma is None else resize_map(sigma, *gt.shape)
@@ -187,13 +213,13 @@ def _prepare(bag: BagReader, cfg: EvalConfig) -> tuple[_GroundTruth, dict[str, s
 
 
 def _evaluate_frames(
-    bag: BagReader, plan: MatchPlan, gt_of: _GroundTruth, ev: Evaluation, progress: bool
+    bag: BagReader, plan: MatchPlan, gt_of: _GroundTruth, ev: Evaluation, progress: bool, rescale=None
 ) -> None:
     from tqdm import tqdm
 
     for frame in tqdm(iter_frames(bag, plan), total=len(plan.groups), desc="bag-eval", disable=not progress):
         try:
-            ev.add(frame, *_frame_maps(frame, gt_of))
+            ev.add(frame, *_frame_maps(frame, gt_of, rescale))
         except NoValidPixels:
             ev.skip("no usable ground-truth pixels in the depth range")
         except (M.MessageError, ValueError, BagError) as exc:  # this frame only; a broken bag stops the loop
@@ -253,13 +279,14 @@ def evaluate_bag(
     result = EvalResult(bag=str(bag_path), config=config)
     with BagReader(bag_path, salvage=salvage) as bag:
         gt_of, roles = _prepare(bag, cfg)
+        rescale = _Rescale(bag, cfg) if cfg.scale.enabled else None
         plan = plan_matches(bag, roles, int(cfg.tolerance_ms * 1e6))
         result.unmatched, result.match_report = plan.unmatched(), plan.report()
         if plan.read_error:
             result.error = plan.read_error
         ev = Evaluation(cfg, out)
         try:
-            _evaluate_frames(bag, plan, gt_of, ev, progress)
+            _evaluate_frames(bag, plan, gt_of, ev, progress, rescale)
         except BagError as exc:  # a corrupt tail: the frames before it count
             result.error = str(exc)
         except KeyboardInterrupt:

@@ -24,6 +24,7 @@ from adu_depth_core.bags.io import IMAGE_TYPES, BagError, BagReader, BagWriter, 
 from adu_depth_core.bags.matching import StampIndex
 from adu_depth_core.runtime import colormap, geometry
 from adu_depth_core.runtime.preprocess import ImageError, resize_image
+from adu_depth_core.scale import GroundScaler, ScaleConfig, apply_scale
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class RunConfig:
     frame_id: str = ""  # override of the outputs' frame_id; empty = the input image's
     copy_inputs: bool = True
     storage: str = "mcap"
+    scale: ScaleConfig = field(default_factory=ScaleConfig)  # ground-plane metric scale (needs camera_info)
 
 
 @dataclass
@@ -69,6 +71,8 @@ class RunStats:
     timings_ms: Counter = field(default_factory=Counter)
     written: dict[str, int] = field(default_factory=dict)
     error: str = ""
+    scales: list[float] = field(default_factory=list)  # applied ground-plane scale per processed frame
+    scales_used: int = 0  # frames whose own scale entered the filter
 
     def mean_timings_ms(self) -> dict[str, float]:
         return {k: v / max(self.processed, 1) for k, v in self.timings_ms.items()}
@@ -86,6 +90,7 @@ class FrameOutputs:
     def __init__(self, estimator: Any, cfg: RunConfig) -> None:
         self.estimator = estimator
         self.cfg = cfg
+        self.scaler = GroundScaler(cfg.scale) if cfg.scale.enabled else None
 
     def __call__(self, image_msg: Any, info_msg: Any | None, stats: RunStats) -> dict[str, Any]:
         cfg = self.cfg
@@ -97,11 +102,12 @@ class FrameOutputs:
             rgb, output="input" if cfg.output_resolution == "camera" else "network", K=K
         )
         stats.timings_ms.update(pred.timings_ms)
-        depth_m, sigma_m = geometry.valid_depth_range(
-            pred.depth_m, pred.sigma_m, cfg.min_depth_m, cfg.max_depth_m
-        )
-        out_hw = depth_m.shape[:2]
+        out_hw = pred.depth_m.shape[:2]
         header = M.make_header(M.stamp_ns(image_msg.header), cfg.frame_id or image_msg.header.frame_id)
+        depth_m, sigma_m = pred.depth_m, pred.sigma_m
+        if self.scaler is not None:
+            depth_m, sigma_m = self._scale(depth_m, sigma_m, info, header, stats)
+        depth_m, sigma_m = geometry.valid_depth_range(depth_m, sigma_m, cfg.min_depth_m, cfg.max_depth_m)
         out = {
             "depth": M.depth_msg(depth_m, header, cfg.depth_encoding),
             "uncertainty": M.image_msg(sigma_m, "32FC1", header),
@@ -116,6 +122,17 @@ class FrameOutputs:
             colour = (rgb if out_hw == image_hw else resize_image(rgb, *out_hw)) if cfg.points_color else None
             out["points"] = self._points(depth_m, sigma_m, K, colour, header)
         return out
+
+    def _scale(self, depth_m, sigma_m, info, header, stats: RunStats):
+        """The node's ground-plane scale stage: depth and sigma times the filtered scale."""
+        if info is None:
+            state = self.scaler.hold("no usable camera_info to back-project the depth")
+        else:
+            K = M.camera_info_to_intrinsics(M.rescaled_camera_info(info, *depth_m.shape, header)).K
+            state = self.scaler.update(depth_m, K, header.frame_id)
+        stats.scales.append(state.scale)
+        stats.scales_used += state.used
+        return apply_scale(depth_m, sigma_m, state.scale)
 
     @staticmethod
     def _checked_info(info_msg: Any | None, image_hw: tuple[int, int], stats: RunStats) -> Any | None:
@@ -163,6 +180,11 @@ def _resolve_topics(bag: BagReader, cfg: RunConfig) -> str | None:
         bag.require(info_topic, ["sensor_msgs/msg/CameraInfo"], role="camera_info topic")
     else:
         info_topic = _default_info_topic(bag, cfg.image_topic)
+    if info_topic is None and cfg.scale.enabled:
+        raise BagError(
+            f"--scale-mode {cfg.scale.mode} needs camera_info: none found next to '{cfg.image_topic}'; "
+            "pass --camera-info-topic"
+        )
     if info_topic is None and cfg.points:
         raise BagError(
             f"--points needs camera_info: none found next to '{cfg.image_topic}'; pass --camera-info-topic"

@@ -14,6 +14,7 @@ HELP = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from adu_depth_core.bags.cli_common import add_salvage_argument
+    from adu_depth_core.runtime.cli_args import add_scale_arguments
 
     parser.add_argument("--bag", required=True, help="rosbag2 folder (or .mcap / .db3 file)")
     parser.add_argument("--depth-topic", required=True, help="predicted depth Image (32FC1 m or 16UC1 mm)")
@@ -51,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--worst", type=int, default=4, help="number of worst frames to plot")
+    add_scale_arguments(parser)  # rescales the recorded depth first; needs --camera-info-topic
     add_salvage_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -58,6 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _config(args: argparse.Namespace):
     from adu_depth_core.bags.evaluate import EvalConfig
     from adu_depth_core.bags.lidar import load_extrinsic
+    from adu_depth_core.runtime.cli_args import scale_config_from_args
 
     return EvalConfig(
         depth_topic=args.depth_topic,
@@ -71,6 +74,7 @@ def _config(args: argparse.Namespace):
         crop=args.crop,
         worst_k=args.worst,
         plots=not args.no_plots,
+        scale=scale_config_from_args(args),
     )
 
 
@@ -106,10 +110,12 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(args.quiet)
     out = Path(args.out) if args.out else Path(str(Path(args.bag).resolve()).rstrip("/") + "_eval")
     try:
+        cfg = _config(args)
+    except ValueError as exc:  # inconsistent scale options, a bad extrinsic
+        return print_error(exc)
+    try:
         _check_lidar(args)
-        result = evaluate_bag(
-            args.bag, _config(args), out, args.json, salvage=args.salvage, progress=not args.quiet
-        )
+        result = evaluate_bag(args.bag, cfg, out, args.json, salvage=args.salvage, progress=not args.quiet)
     except user_errors() as exc:
         return print_error(exc)
     except KeyboardInterrupt:

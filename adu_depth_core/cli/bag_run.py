@@ -12,7 +12,7 @@ HELP = "Run a depth model over a rosbag's images; write depth, uncertainty, came
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from adu_depth_core.bags.cli_common import add_salvage_argument
     from adu_depth_core.bags.io import STORAGES
-    from adu_depth_core.runtime.cli_args import add_model_arguments
+    from adu_depth_core.runtime.cli_args import add_model_arguments, add_scale_arguments
 
     parser.add_argument("--bag", required=True, help="input rosbag2 folder (or .mcap / .db3 file)")
     add_model_arguments(parser)
@@ -51,12 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     node.add_argument("--no-points-color", action="store_true", help="no packed rgb field in the cloud")
     node.add_argument("--frame-id", default="", help="override the outputs' frame_id (default: the image's)")
+    add_scale_arguments(parser)
     add_salvage_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _config(args: argparse.Namespace):
     from adu_depth_core.bags.run import RunConfig
+    from adu_depth_core.runtime.cli_args import scale_config_from_args
 
     return RunConfig(
         image_topic=args.image_topic,
@@ -75,6 +77,7 @@ def _config(args: argparse.Namespace):
         frame_id=args.frame_id,
         copy_inputs=not args.no_copy,
         storage=args.storage,
+        scale=scale_config_from_args(args),
     )
 
 
@@ -86,6 +89,10 @@ def _print_stats(stats, out: str) -> None:
         print(f"  skipped {n} frame(s): {reason}", file=sys.stderr)
     for reason, n in stats.problems.items():
         print(f"  {n} frame(s): {reason}", file=sys.stderr)
+    if stats.scales:
+        print(
+            f"  ground-plane scale: last {stats.scales[-1]:.4f}, {stats.scales_used} of {len(stats.scales)} frames used"
+        )
     timings = stats.mean_timings_ms()
     if timings:
         print("  mean ms/frame: " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
@@ -100,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
     stats = RunStats()
     try:
         cfg = _config(args)
+    except ValueError as exc:  # inconsistent scale options
+        return print_error(exc)
+    try:
         est = estimator_from_args(args)
         run_bag(args.bag, est, args.out, cfg, salvage=args.salvage, progress=not args.quiet, stats=stats)
     except user_errors() as exc:

@@ -9,6 +9,8 @@ HELP = "Evaluate a student/teacher checkpoint: Eigen + KITTI benchmark metrics, 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from adu_depth_core.runtime.cli_args import add_scale_arguments
+
     parser.add_argument(
         "--model", required=True, metavar="CKPT", help="checkpoint (model.pt or a training one)"
     )
@@ -32,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--figures", type=int, default=4, help="per-image figures to draw")
     parser.add_argument("--out", default="runs/eval", help="report folder (default: runs/eval)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    add_scale_arguments(parser)  # the samples, in order, are one camera stream (--scale-window 1: per image)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ HELP = "Run a depth model on an image, a folder of images or a video and write d
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from adu_depth_core.runtime.cli_args import add_model_arguments, positive_int
+    from adu_depth_core.runtime.cli_args import add_model_arguments, add_scale_arguments, positive_int
 
     add_model_arguments(parser)
     parser.add_argument("--input", required=True, help="an image, a folder of images, or a video file")
@@ -43,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-frames", type=positive_int, default=None, help="video: stop after this many frames"
     )
+    add_scale_arguments(parser)
 
 
 def _intrinsics(args: argparse.Namespace):
@@ -104,17 +105,22 @@ def _frames(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from adu_depth_core.runtime.cli_args import estimator_from_args
+    from adu_depth_core.runtime.cli_args import estimator_from_args, scale_config_from_args
     from adu_depth_core.runtime.files import save_outputs
+    from adu_depth_core.scale import GroundScaler, apply_scale
 
     try:
         K, calib_hw = _intrinsics(args)
+        scale_cfg = scale_config_from_args(args)
+        if scale_cfg.enabled and K is None and args.fx is None:
+            raise ValueError("--scale-mode ground_plane needs intrinsics: --fx (--fy --cx --cy) or --calib")
         frames, total = _frames(args)
         est = estimator_from_args(args)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out, failed, done, total_ms = Path(args.out), [], 0, 0.0
+    scaler, scales = (GroundScaler(scale_cfg) if scale_cfg.enabled else None), []
     output = "network" if args.network_size else "input"
     for name, rgb in tqdm(frames, total=total, desc="infer", unit="img"):
         if isinstance(rgb, Exception):
@@ -123,11 +129,17 @@ def run(args: argparse.Namespace) -> int:
         K_img = _image_K(args, K, calib_hw, rgb.shape[:2])
         res = est.infer(rgb, output=output, K=K_img)
         k_out = None if K_img is None else est.output_intrinsics(K_img, rgb.shape[:2], output)
+        if scaler is not None:
+            state = scaler.update(res.depth_m, k_out)
+            res.depth_m, res.sigma_m = apply_scale(res.depth_m, res.sigma_m, state.scale)
+            scales.append({"name": name, **state.as_notes()})
         colour = rgb if not args.network_size else _resize_rgb(rgb, res.depth_m.shape)
         save_outputs(out, name, res.depth_m, res.sigma_m, colour, k_out, args.depth_range, args.max_sigma)
         done, total_ms = done + 1, total_ms + res.timings_ms["total"]
     est.close()
     print(f"wrote {done} results to {out}" + (f" ({total_ms / done:.1f} ms per image)" if done else ""))
+    if scales:
+        _write_scales(out / "scales.csv", scales)
     for line in failed:
         print(f"failed: {line}", file=sys.stderr)
     return 1 if failed or not done else 0
@@ -137,3 +149,17 @@ def _resize_rgb(rgb, hw):
     from adu_depth_core.runtime.preprocess import resize_image
 
     return resize_image(rgb, *hw)
+
+
+def _write_scales(path: Path, rows: list[dict]) -> None:
+    """Per-frame applied scale, confidence, used and reason as CSV, and a one-line summary."""
+    import csv
+
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    used = sum(r["scale_used"] == "true" for r in rows)
+    print(
+        f"ground-plane scale: last {rows[-1]['scale_applied']}, {used} of {len(rows)} frames used -> {path}"
+    )

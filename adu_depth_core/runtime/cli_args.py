@@ -1,4 +1,4 @@
-"""Command-line arguments shared by ``adu-depth infer``, ``bench`` and ``export`` (argparse only, no heavy imports)."""
+"""Command-line arguments shared by ``adu-depth infer``, ``bench``, ``export`` and the scale options of ``infer``, ``bag-run``, ``bag-eval`` and ``eval`` (argparse only, no heavy imports)."""
 
 from __future__ import annotations
 
@@ -63,3 +63,40 @@ def estimator_from_args(args: argparse.Namespace):
     )
     print(f"model: {est.describe()}", file=sys.stderr)
     return est
+
+
+def add_scale_arguments(parser: argparse.ArgumentParser) -> None:
+    """--scale-mode, --camera-height-m, --camera-pitch-deg/--camera-roll-deg, --scale-window, --scale-min-confidence."""
+    from adu_depth_core.scale.scaler import SCALE_MODES
+
+    group = parser.add_argument_group("metric scale from the camera mounting (docs/ground_scale.md)")
+    group.add_argument(
+        "--scale-mode",
+        default="none",
+        choices=SCALE_MODES,
+        help="'ground_plane': rescale depth and sigma so the ground lies camera-height below the camera",
+    )
+    group.add_argument(
+        "--camera-height-m", type=float, default=1.65, help="camera height above the ground (m)"
+    )
+    group.add_argument("--camera-pitch-deg", type=float, default=0.0, help="camera pitch, > 0 looking down")
+    group.add_argument("--camera-roll-deg", type=float, default=0.0, help="camera roll, > 0 right side down")
+    group.add_argument(
+        "--scale-window",
+        type=positive_int,
+        default=1,
+        help="frames the applied scale averages (frames in order form one stream); 1 = each frame's own",
+    )
+    group.add_argument(
+        "--scale-min-confidence",
+        type=float,
+        default=0.5,
+        help="use a frame's scale only at this confidence (0-1)",
+    )
+
+
+def scale_config_from_args(args: argparse.Namespace):
+    """The ScaleConfig that ``add_scale_arguments``' options describe (ValueError if inconsistent)."""
+    from adu_depth_core.scale import ScaleConfig
+
+    return ScaleConfig.from_settings(args)

@@ -23,6 +23,7 @@ from adu_depth_core.config import to_dict
 from adu_depth_core.metrics import NoValidPixels, depth_metrics, valid_pixels
 from adu_depth_core.runtime.intrinsics import canonical_depth_scale, network_focal_px
 from adu_depth_core.runtime.preprocess import postprocess, preprocess
+from adu_depth_core.scale import GroundScaler, ScaleConfig, apply_scale
 from adu_depth_core.train import report
 from adu_depth_core.uncertainty_metrics import (
     CURVE_METRICS,
@@ -45,6 +46,7 @@ class EvalOptions:
     median_scaling: bool = False  # per-image scale alignment (for cross-camera scale ambiguity)
     max_images: int | None = None
     figures: int = 4  # per-image figures written by write_report
+    scale: ScaleConfig = field(default_factory=ScaleConfig)  # ground-plane metric scale (samples' K)
 
 
 @dataclass
@@ -127,6 +129,7 @@ def evaluate_model(
     model.eval()
     input_hw = tuple(opts.input_hw or (card.input_height, card.input_width))
     rows, curve_sums, examples, skipped = [], {}, [], 0
+    scaler = GroundScaler(opts.scale) if opts.scale.enabled else None
     for i, s in enumerate(tqdm(samples, desc="eval", disable=not progress, total=opts.max_images)):
         if opts.max_images is not None and i >= opts.max_images:
             break
@@ -134,6 +137,11 @@ def evaluate_model(
             skipped += 1
             continue
         pred, sigma = predict(model, card, s.left, s.right, input_hw, s.K, getattr(s, "baseline_m", None))
+        ground = {}
+        if scaler is not None:
+            state = scaler.update(pred, s.K)
+            pred, sigma = apply_scale(pred, sigma, state.scale)
+            ground = {"ground_scale": state.scale, "ground_used": state.used}
         gt = np.where(s.valid, s.depth_m, np.nan) if s.valid is not None else s.depth_m
         try:
             scale = _median_scale(pred, gt, opts) if opts.median_scaling else 1.0
@@ -141,7 +149,7 @@ def evaluate_model(
         except NoValidPixels:
             skipped += 1
             continue
-        rows.append({"index": i, "source_id": s.source_id, "scale": scale, **m})
+        rows.append({"index": i, "source_id": s.source_id, "scale": scale, **ground, **m})
         for k, c in curves.items():
             acc = curve_sums.setdefault(k, {n: np.zeros(CURVE_STEPS) for n in c})
             for n, v in c.items():
@@ -152,7 +160,8 @@ def evaluate_model(
             )
     if not rows:
         raise NoValidPixels("no evaluable image: every sample lacked ground truth in the depth range/crop")
-    metric_rows = [{k: v for k, v in r.items() if k not in ("index", "source_id", "scale")} for r in rows]
+    info_keys = ("index", "source_id", "scale", "ground_scale", "ground_used")
+    metric_rows = [{k: v for k, v in r.items() if k not in info_keys} for r in rows]
     mean, std = report.mean_std(metric_rows)
     curves = {k: {n: v / len(rows) for n, v in c.items()} for k, c in curve_sums.items()}
     for c in curves.values():
@@ -232,7 +241,10 @@ def run_eval_cli(args) -> int:
     model.to(resolve_device(args.device))
     reader = build_reader_for(args.dataset, parse_kv(args.data_kwargs))
     n = len(reader) if args.max_images is None else min(args.max_images, len(reader))
+    from adu_depth_core.runtime.cli_args import scale_config_from_args
+
     opts = EvalOptions(
+        scale=scale_config_from_args(args),
         crop=None if args.crop == "none" else args.crop,
         min_depth_m=args.min_depth if args.min_depth is not None else card.min_depth_m,
         max_depth_m=args.max_depth if args.max_depth is not None else card.max_depth_m,
