@@ -320,7 +320,16 @@ def test_middlebury_calibration_reprojects_right_onto_left():
 
 def test_registry_names_and_unknown_name():
     assert DATASETS.names() == sorted(
-        ["synthetic", "kitti_eigen", "kitti_object", "drivingstereo", "folder", "folders", "rosbag", "middlebury"]
+        [
+            "synthetic",
+            "kitti_eigen",
+            "kitti_object",
+            "drivingstereo",
+            "folder",
+            "folders",
+            "rosbag",
+            "middlebury",
+        ]
     )
     with pytest.raises(KeyError, match="known: .*kitti_eigen"):
         build_reader("kitti")
