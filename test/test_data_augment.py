@@ -146,3 +146,25 @@ def test_dataset_batch_contract_and_fit(frame):
     loader = torch.utils.data.DataLoader(ds, batch_size=2)
     batch = next(iter(loader))
     assert batch["left"].shape == (2, 3, 32, 96) and batch["has_depth"].all()
+
+
+def test_camera_effects_change_pixels_alike_in_both_views_and_leave_geometry():
+    from adu_depth_core.data.augment import AugmentConfig, camera_effects
+
+    rng = np.random.default_rng(0)
+    img = np.full((40, 60, 3), 128, np.uint8)
+    depth = np.full((40, 60), 5.0, np.float32)
+    s = StereoSample(img, img.copy(), depth, np.isfinite(depth), np.eye(3), 0.5, "t")
+    cfg = AugmentConfig(exposure_ev=0.5, white_balance=0.1, vignette=0.4, noise_std=3.0, jpeg_quality_min=60)
+    out = camera_effects(s, cfg, rng)
+    assert out.left.dtype == np.uint8 and out.left.shape == img.shape
+    assert not np.array_equal(out.left, img)
+    # same exposure/white balance/vignetting in both views: their means agree, their noise does not
+    assert abs(float(out.left.mean()) - float(out.right.mean())) < 1.0 and not np.array_equal(
+        out.left, out.right
+    )
+    centre, corner = out.left[18:22, 28:32].mean(), out.left[:3, :3].mean()
+    assert corner < centre  # vignetting darkens the corners
+    assert out.depth_m is s.depth_m and out.K is s.K
+    off = camera_effects(s, AugmentConfig(), rng)  # every effect off: the image is unchanged
+    np.testing.assert_array_equal(off.left, img)

@@ -4,6 +4,9 @@
   new right camera is still at +baseline; the depth is re-projected into the old right view first.
 - random crop: same window in both views and the depth; the principal point moves with it.
 - photometric jitter: one draw of gamma/brightness/contrast/saturation/hue applied to both views.
+- camera effects (off by default): exposure, white balance, vignetting, defocus blur, sensor noise and
+  JPEG compression, as a real camera adds them; one draw for both views (noise drawn per view), so
+  synthetic frames look less clean. Geometry is untouched.
 """
 
 from __future__ import annotations
@@ -28,6 +31,14 @@ class AugmentConfig:
     contrast: float = 0.2
     saturation: float = 0.2
     hue_deg: float = 5.0
+    # camera effects, applied with probability camera_effects_prob (each 0 = off)
+    camera_effects_prob: float = 0.0
+    exposure_ev: float = 0.0  # exposure change drawn in [-ev, +ev] stops
+    white_balance: float = 0.0  # per-channel gain in [1 - wb, 1 + wb]
+    vignette: float = 0.0  # corner darkening up to this fraction
+    blur_sigma_px: float = 0.0  # Gaussian defocus sigma drawn in [0, this]
+    noise_std: float = 0.0  # sensor noise std drawn in [0, this] grey levels (shot + read)
+    jpeg_quality_min: int = 100  # JPEG quality drawn in [this, 100]; 100 = no compression
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.flip_prob <= 1.0:
@@ -131,8 +142,39 @@ def photometric(sample: StereoSample, params: Photometric) -> StereoSample:
     )
 
 
+def camera_effects(sample: StereoSample, cfg: AugmentConfig, rng: np.random.Generator) -> StereoSample:
+    """Exposure, white balance, vignetting, blur, noise and JPEG, one draw for both views."""
+    h, w = sample.height, sample.width
+    gain = 2.0 ** rng.uniform(-cfg.exposure_ev, cfg.exposure_ev) * rng.uniform(
+        1 - cfg.white_balance, 1 + cfg.white_balance, size=3
+    )
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r2 = ((xx - (w - 1) / 2) ** 2 + (yy - (h - 1) / 2) ** 2) / (((w - 1) / 2) ** 2 + ((h - 1) / 2) ** 2)
+    shade = (1.0 - rng.uniform(0, cfg.vignette) * r2)[..., None] * gain.astype(np.float32)
+    sigma = rng.uniform(0, cfg.blur_sigma_px)
+    noise = rng.uniform(0, cfg.noise_std)
+    quality = int(rng.integers(min(cfg.jpeg_quality_min, 100), 101))
+
+    def one(rgb: np.ndarray) -> np.ndarray:
+        x = rgb.astype(np.float32) * shade
+        if sigma > 0.3:
+            x = cv2.GaussianBlur(x, (0, 0), sigma)
+        if noise > 0:
+            x += rng.normal(0.0, 1.0, x.shape).astype(np.float32) * np.sqrt(noise**2 + 0.05 * noise * x)
+        out = np.clip(x + 0.5, 0, 255).astype(np.uint8)
+        if quality < 100:
+            ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else out
+        return out
+
+    return sample.replace(left=one(sample.left), right=None if sample.right is None else one(sample.right))
+
+
 def augment(sample: StereoSample, cfg: AugmentConfig, rng: np.random.Generator) -> StereoSample:
-    """Flip (with stereo swap) and photometric jitter; cropping is done by StereoDataset."""
+    """Flip (with stereo swap), photometric jitter and camera effects; cropping is done by StereoDataset."""
     if rng.random() < cfg.flip_prob:
         sample = hflip(sample)
-    return photometric(sample, Photometric.draw(cfg, rng))
+    sample = photometric(sample, Photometric.draw(cfg, rng))
+    if cfg.camera_effects_prob > 0 and rng.random() < cfg.camera_effects_prob:
+        sample = camera_effects(sample, cfg, rng)
+    return sample
