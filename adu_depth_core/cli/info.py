@@ -40,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
         from adu_depth_core.models import ENCODERS
 
         print(f"\nencoders: {', '.join(ENCODERS.names())}")
-    bundled = Path(adu_depth_core.__file__).parent / "assets" / "student_default.pt"
-    state = f"{bundled} ({bundled.stat().st_size / 1e6:.1f} MB)" if bundled.is_file() else "not bundled yet"
-    print(f"bundled student: {state}")
+    assets = Path(adu_depth_core.__file__).parent / "assets"
+    for role, name in (("student", "student_default.pt"), ("teacher", "teacher_default.pt")):
+        path = assets / name
+        state = f"{path} ({path.stat().st_size / 1e6:.1f} MB)" if path.is_file() else "not bundled"
+        print(f"bundled {role}: {state}")
     return 0
