@@ -20,8 +20,22 @@ from pathlib import Path
 import numpy as np
 
 from adu_depth_core.checkpoint import ModelCard
-from adu_depth_core.runtime.backends import BACKENDS, choose_backend, model_kind, resolve_device
-from adu_depth_core.runtime.backends.base import PRECISIONS, Backend, BackendOptions, ModelFileError
+from adu_depth_core.runtime.backends import (
+    BACKENDS,
+    check_device,
+    choose_backend,
+    model_kind,
+    resolve_device,
+)
+from adu_depth_core.runtime.backends.base import (
+    PRECISIONS,
+    Backend,
+    BackendOptions,
+    ModelFileError,
+    ModelLoadError,
+    ModelRunError,
+    check_runnable,
+)
 from adu_depth_core.runtime.intrinsics import scale_intrinsics
 from adu_depth_core.runtime.preprocess import check_image, postprocess, preprocess
 
@@ -68,7 +82,23 @@ class DepthEstimator:
         self.backend = backend
 
     @classmethod
-    def from_file(
+    def from_file(cls, path: str | os.PathLike, *args, **kwargs) -> DepthEstimator:
+        """Load a model (arguments of ``_load``); every failure is a ModelLoadError with a clear message."""
+        try:
+            est = cls._load(path, *args, **kwargs)
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # any backend's own error types (and torch's AssertionError for CUDA)
+            raise ModelLoadError(f"cannot load model '{path}': {type(exc).__name__}: {exc}") from exc
+        try:
+            check_runnable(est.card, f"model '{path}'")
+        except ModelLoadError:
+            est.close()
+            raise
+        return est
+
+    @classmethod
+    def _load(
         cls,
         path: str | os.PathLike,
         backend: str = "auto",
@@ -87,6 +117,7 @@ class DepthEstimator:
         ``input_size`` (h, w) overrides the card's network size (checkpoints only).
         """
         device = resolve_device(device)
+        check_device(device)
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got '{precision}'")
         if backend != "auto":
@@ -131,12 +162,19 @@ class DepthEstimator:
         out_hw = self._output_hw(image.shape[:2], output)  # a bad ``output`` fails before any inference
         x = preprocess(image, *self.network_hw, dtype=self.backend.input_dtype)
         t1 = time.perf_counter()
-        depth, sigma = self.backend.run(x)
+        depth, sigma = self._run(x)
         t2 = time.perf_counter()
         depth_m, sigma_m = postprocess(depth, sigma, out_hw)
         t3 = time.perf_counter()
         timings = {"preprocess": t1 - t0, "inference": t2 - t1, "postprocess": t3 - t2, "total": t3 - t0}
         return DepthResult(depth_m, sigma_m, {k: 1000.0 * v for k, v in timings.items()}, self.network_hw)
+
+    def _run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The backend on one preprocessed batch; its failures become ModelRunError."""
+        try:
+            return self.backend.run(x)
+        except Exception as exc:  # whatever the backend library raises (OOM, device lost, bad graph)
+            raise ModelRunError(f"{self.describe()} failed: {type(exc).__name__}: {exc}") from exc
 
     def _output_hw(self, image_hw: tuple[int, int], output: str | tuple[int, int]) -> tuple[int, int] | None:
         if output == "input":
