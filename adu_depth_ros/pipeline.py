@@ -133,9 +133,11 @@ class FrameResult:
     problems: list[tuple[str, str]] = field(default_factory=list)
 
 
-def to_rgb(msg: Image | CompressedImage) -> np.ndarray:
-    """Any supported input message -> HxWx3 uint8 RGB (raises ConversionError)."""
-    return conv.compressed_to_rgb(msg) if isinstance(msg, CompressedImage) else conv.image_to_rgb(msg)
+def to_rgb(msg: Image | CompressedImage, max_pixels: int = 0) -> np.ndarray:
+    """Any supported input message -> HxWx3 uint8 RGB (raises ConversionError; too large: refused undecoded)."""
+    if isinstance(msg, CompressedImage):
+        return conv.compressed_to_rgb(msg, max_pixels)
+    return conv.image_to_rgb(msg, max_pixels)
 
 
 def output_header(msg_header: Header, cfg: DepthNodeConfig) -> Header:
@@ -168,7 +170,7 @@ class FrameProcessor:
         """Convert, infer, publish-ready messages; raises ConversionError for a bad image."""
         res = FrameResult()
         t0 = time.perf_counter()
-        rgb = to_rgb(msg)
+        rgb = to_rgb(msg, cfg.max_input_pixels)
         t1 = time.perf_counter()
         image_hw = rgb.shape[:2]
         pred = self.estimator.infer(rgb, output="input" if cfg.output_resolution == "camera" else "network")

@@ -22,6 +22,7 @@ from typing import Any
 from adu_depth_core.bags import messages as M
 from adu_depth_core.bags.io import IMAGE_TYPES, BagError, BagReader, BagWriter, RawMessage
 from adu_depth_core.bags.matching import StampIndex
+from adu_depth_core.image_size import DEFAULT_MAX_INPUT_PIXELS
 from adu_depth_core.runtime import colormap, geometry
 from adu_depth_core.runtime.preprocess import ImageError, resize_image
 
@@ -56,6 +57,7 @@ class RunConfig:
     frame_id: str = ""  # override of the outputs' frame_id; empty = the input image's
     copy_inputs: bool = True
     storage: str = "mcap"
+    max_input_pixels: int = DEFAULT_MAX_INPUT_PIXELS  # larger frames are skipped undecoded; 0 = no limit
 
 
 @dataclass
@@ -89,7 +91,7 @@ class FrameOutputs:
 
     def __call__(self, image_msg: Any, info_msg: Any | None, stats: RunStats) -> dict[str, Any]:
         cfg = self.cfg
-        rgb = M.image_to_rgb(image_msg)
+        rgb = M.image_to_rgb(image_msg, cfg.max_input_pixels)
         image_hw = rgb.shape[:2]
         pred = self.estimator.infer(rgb, output="input" if cfg.output_resolution == "camera" else "network")
         stats.timings_ms.update(pred.timings_ms)

@@ -30,6 +30,19 @@ def positive_int(text: str) -> int:
     return value
 
 
+def add_max_pixels_argument(parser: argparse.ArgumentParser) -> None:
+    """--max-input-pixels: refuse larger images (PNG/JPEG judged by their header, before decoding)."""
+    from adu_depth_core.image_size import DEFAULT_MAX_INPUT_PIXELS
+
+    parser.add_argument(
+        "--max-input-pixels",
+        type=int,
+        default=DEFAULT_MAX_INPUT_PIXELS,
+        help="skip images with more pixels than this (PNG/JPEG sizes read from the header, "
+        f"before decoding); 0 = no limit (default {DEFAULT_MAX_INPUT_PIXELS})",
+    )
+
+
 def add_model_arguments(parser: argparse.ArgumentParser, model_default: str | None = "default") -> None:
     """--model, --backend, --device, --precision, --threads, --cache-dir."""
     parser.add_argument(
