@@ -30,7 +30,7 @@ def _check_layout(msg: Image, enc: Encoding) -> None:
     """Refuse zero-sized, truncated or inconsistent image buffers."""
     h, w, step, size = int(msg.height), int(msg.width), int(msg.step), len(msg.data)
     if h == 0 or w == 0:
-        raise ConversionError(f"image is zero-sized ({w}x{h}); the camera driver sent an empty frame")
+        raise ConversionError(f"image is zero-sized ({h}x{w} HxW); the camera driver sent an empty frame")
     row_bytes = w * enc.channels * enc.dtype.itemsize
     if step < row_bytes:
         raise ConversionError(

@@ -151,7 +151,7 @@ def intrinsics_for(
     """camera_info intrinsics (checked against the image size) rescaled to the published size."""
     if (info.height, info.width) != image_hw:
         raise conv.ConversionError(
-            f"camera_info is {info.width}x{info.height} but the image is {image_hw[1]}x{image_hw[0]}; "
+            f"camera_info is {info.height}x{info.width} (HxW) but the image is {image_hw[0]}x{image_hw[1]}; "
             "publish the camera_info that belongs to this image (after any resize/crop)"
         )
     K = scale_intrinsics(info.K, image_hw, out_hw)

@@ -107,7 +107,7 @@ def image_to_array(msg: Any) -> np.ndarray:
     enc = _encoding(msg.encoding)
     h, w, step, size = int(msg.height), int(msg.width), int(msg.step), len(msg.data)
     if h == 0 or w == 0:
-        raise MessageError(f"image is zero-sized ({w}x{h}); the recording holds an empty frame")
+        raise MessageError(f"image is zero-sized ({h}x{w} HxW); the recording holds an empty frame")
     row_bytes = w * enc.channels * enc.dtype.itemsize
     if step < row_bytes:
         raise MessageError(

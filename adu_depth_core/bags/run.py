@@ -127,7 +127,7 @@ class FrameOutputs:
             return None
         if (intr.height, intr.width) != tuple(image_hw):
             stats.problems[
-                f"camera_info is {intr.width}x{intr.height} but the image is {image_hw[1]}x{image_hw[0]}; "
+                f"camera_info is {intr.height}x{intr.width} (HxW) but the image is {image_hw[0]}x{image_hw[1]}; "
                 "no depth/camera_info or points for those frames"
             ] += 1
             return None
