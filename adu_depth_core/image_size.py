@@ -70,3 +70,17 @@ def check_pixels(
             f"{what} is {height}x{width} (HxW) = {height * width} pixels, above the limit of {max_pixels} "
             "(max_input_pixels); downscale it at the source or raise the limit"
         )
+
+
+def blank_png(height: int, width: int) -> bytes:
+    """A valid all-black RGB PNG of height x width, built row by row (never holding the pixels): a few kB
+    that decode to height x width x 3 bytes (what tests and the soak benchmark throw at the size limit)."""
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    comp, row = zlib.compressobj(9), bytes(1 + 3 * width)  # filter byte 0 + black pixels
+    idat = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
-
 import cv2
 import numpy as np
 import pytest
@@ -12,6 +9,7 @@ import pytest
 from adu_depth_core.image_encodings import decode_compressed_rgb
 from adu_depth_core.image_size import (
     ImageTooLargeError,
+    blank_png,
     check_pixels,
     compressed_size,
     jpeg_size,
@@ -24,20 +22,6 @@ def _encode(ext: str, h: int, w: int, params=()) -> bytes:
     ok, buf = cv2.imencode(ext, rng.integers(0, 255, (h, w, 3), dtype=np.uint8), list(params))
     assert ok
     return buf.tobytes()
-
-
-def huge_png(height: int, width: int) -> bytes:
-    """A valid all-black RGB PNG of height x width, built in chunks (never holds the pixels in memory)."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    comp, row, parts = zlib.compressobj(9), bytes(1 + 3 * width), []  # filter byte 0 + black pixels
-    for _ in range(height):
-        parts.append(comp.compress(row))
-    parts.append(comp.flush())
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize(
@@ -75,11 +59,11 @@ def test_check_pixels_names_the_size_in_h_x_w():
 
 
 def test_an_oversized_png_is_refused_before_decoding():
-    data = huge_png(3000, 4000)  # 36 MB of pixels in ~40 kB
+    data = blank_png(3000, 4000)  # 36 MB of pixels in ~40 kB
     assert len(data) < 200_000 and compressed_size(data) == (3000, 4000)
     with pytest.raises(ValueError, match=r"compressed image is 3000x4000 \(HxW\)"):
         decode_compressed_rgb(data, "png", max_pixels=1_000_000)
-    small = decode_compressed_rgb(huge_png(20, 30), "png", max_pixels=1_000_000)
+    small = decode_compressed_rgb(blank_png(20, 30), "png", max_pixels=1_000_000)
     assert small.shape == (20, 30, 3) and not small.any()
 
 

@@ -10,7 +10,10 @@ HELP = "Evaluate a student/teacher checkpoint: Eigen + KITTI benchmark metrics, 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--model", required=True, metavar="CKPT", help="checkpoint (model.pt or a training one)"
+        "--model",
+        required=True,
+        metavar="CKPT",
+        help="checkpoint (model.pt or a training one), or 'default' (the bundled student)",
     )
     parser.add_argument(
         "--dataset", required=True, help="a dataset name from the data registry (e.g. synthetic)"
@@ -35,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from adu_depth_core.runtime.estimator import DEFAULT_CHECKPOINT
     from adu_depth_core.train.evaluate import run_eval_cli
 
+    if args.model == "default":  # as every other command accepts it
+        args.model = str(DEFAULT_CHECKPOINT)
     return run_eval_cli(args)
