@@ -95,7 +95,7 @@ def test_missing_last_pt_names_the_step_files(tmp_path, tiny_student_ckpt):
     from adu_depth_core.checkpoint import CheckpointError
     from adu_depth_core.train.checkpoints import find_resume_checkpoint
 
-    ckpts = _run_dir_with_steps(tmp_path, tiny_student_ckpt)
+    _run_dir_with_steps(tmp_path, tiny_student_ckpt)
     with pytest.raises(
         CheckpointError, match=r"step_0000020.pt, step_0000010.pt.*--resume .*step_0000020.pt"
     ):
