@@ -163,7 +163,10 @@ class NodeHealth:
             issues += self._stale(now)
             values = self._values(now, stages)
         level = max((lv for lv, _ in issues), default=OK)
-        msg = "; ".join(m for lv, m in sorted(issues, key=lambda x: -x[0])) if issues else "ok"
+        ordered = dict.fromkeys(
+            m for lv, m in sorted(issues, key=lambda x: -x[0])
+        )  # a standing one may repeat
+        msg = "; ".join(ordered) if issues else "ok"
         st = DiagnosticStatus(level=bytes([level]), name=self.name, message=msg, hardware_id=self.hardware_id)
         st.values = [KeyValue(key=k, value=v) for k, v in values]
         return st
