@@ -59,17 +59,29 @@ def to_rgb(pixels: np.ndarray, encoding: str) -> np.ndarray:
     return np.ascontiguousarray(pixels[:, :, :3])
 
 
-def decode_compressed_rgb(data, fmt: str, error: type[Exception] = ValueError) -> np.ndarray:
-    """A jpeg/png CompressedImage payload -> HxWx3 uint8 RGB; ``error`` (the caller's type) when it is not one."""
+def decode_compressed_rgb(
+    data, fmt: str, error: type[Exception] = ValueError, max_pixels: int = 0
+) -> np.ndarray:
+    """A jpeg/png CompressedImage payload -> HxWx3 uint8 RGB; ``error`` (the caller's type) when it is not one.
+
+    With ``max_pixels`` > 0 the size is read from the PNG/JPEG header first and a larger image is
+    refused before it is decoded.
+    """
     import cv2
+
+    from adu_depth_core.image_size import check_pixels, compressed_size
 
     if "compresseddepth" in fmt.lower():
         raise error(f"'{fmt}' is a compressed depth image, not a colour image")
     if len(data) == 0:
         raise error("compressed image is empty (0 bytes)")
+    undecodable = f"could not decode compressed image (format '{fmt}', {len(data)} bytes): data is truncated or not jpeg/png"
+    if max_pixels:
+        size = compressed_size(data)
+        if size is None:
+            raise error(undecodable + " (no PNG/JPEG header to read its size from)")
+        check_pixels(*size, max_pixels, "compressed image", error)
     bgr = cv2.imdecode(np.frombuffer(bytes(data), dtype=np.uint8), cv2.IMREAD_COLOR)
     if bgr is None or bgr.size == 0:
-        raise error(
-            f"could not decode compressed image (format '{fmt}', {len(data)} bytes): data is truncated or not jpeg/png"
-        )
+        raise error(undecodable)
     return np.ascontiguousarray(bgr[:, :, ::-1])

@@ -13,6 +13,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, Poi
 from std_msgs.msg import Header
 
 from adu_depth_core.image_encodings import ENCODINGS, Encoding, decode_compressed_rgb, depth_to_mm, to_rgb
+from adu_depth_core.image_size import check_pixels
 from adu_depth_core.runtime.intrinsics import Intrinsics, IntrinsicsError, intrinsics_from_camera_info
 
 
@@ -29,7 +30,7 @@ def _check_layout(msg: Image, enc: Encoding) -> None:
     """Refuse zero-sized, truncated or inconsistent image buffers."""
     h, w, step, size = int(msg.height), int(msg.width), int(msg.step), len(msg.data)
     if h == 0 or w == 0:
-        raise ConversionError(f"image is zero-sized ({w}x{h}); the camera driver sent an empty frame")
+        raise ConversionError(f"image is zero-sized ({h}x{w} HxW); the camera driver sent an empty frame")
     row_bytes = w * enc.channels * enc.dtype.itemsize
     if step < row_bytes:
         raise ConversionError(
@@ -61,8 +62,9 @@ def image_to_numpy(msg: Image) -> np.ndarray:
     return arr if dtype.isnative else arr.astype(enc.dtype)
 
 
-def image_to_rgb(msg: Image) -> np.ndarray:
-    """A colour or mono Image -> HxWx3 uint8 RGB (contiguous)."""
+def image_to_rgb(msg: Image, max_pixels: int = 0) -> np.ndarray:
+    """A colour or mono Image -> HxWx3 uint8 RGB (contiguous); larger than ``max_pixels`` (> 0) is refused."""
+    check_pixels(int(msg.height), int(msg.width), max_pixels, "image", ConversionError)
     if msg.encoding not in CAMERA_ENCODINGS:
         raise ConversionError(
             f"unsupported encoding '{msg.encoding}' for the depth network; "
@@ -71,9 +73,9 @@ def image_to_rgb(msg: Image) -> np.ndarray:
     return to_rgb(image_to_numpy(msg), msg.encoding)
 
 
-def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
-    """A jpeg/png CompressedImage -> HxWx3 uint8 RGB."""
-    return decode_compressed_rgb(msg.data, msg.format, ConversionError)
+def compressed_to_rgb(msg: CompressedImage, max_pixels: int = 0) -> np.ndarray:
+    """A jpeg/png CompressedImage -> HxWx3 uint8 RGB; larger than ``max_pixels`` (> 0, from the header) is refused."""
+    return decode_compressed_rgb(msg.data, msg.format, ConversionError, max_pixels)
 
 
 def numpy_to_image(arr: np.ndarray, encoding: str, header: Header | None = None) -> Image:

@@ -257,12 +257,12 @@ def main(argv: list[str] | None = None) -> int:
         if not sample.exists():
             print(f"[1/4] writing the sample bag ({args.frames} street frames + Middlebury) to {sample}")
             write_sample_bag(sample, SampleBagConfig(n=args.frames, height=h, width=w))
-    try:  # fail in seconds, with the runtime's own message, rather than after a silent node
-        from adu_depth_core.runtime import DepthEstimator
+    from adu_depth_core.runtime import DepthEstimator, ModelLoadError
 
+    try:  # fail in seconds, with the runtime's own message, rather than after a silent node
         with DepthEstimator.from_file(args.model, backend=args.backend) as est:
             print(f"      model: {est.describe()}")
-    except Exception as exc:  # any load failure ends the demo here with its message
+    except ModelLoadError as exc:  # every load failure, whatever the backend raised
         print(f"demo failed: cannot load model '{args.model}': {exc}", file=sys.stderr)
         return 1
     out_bag = out / "output_bag"

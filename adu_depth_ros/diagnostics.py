@@ -4,7 +4,9 @@ Thread-safe (the subscription callbacks, the inference worker and the
 diagnostics timer all touch it). Errors are grouped by a short category
 (``encoding``, ``camera_info``, ``model``, ...): each category is logged at most
 once per throttle period, and the status level is the worst problem seen since
-the previous report, or a standing condition (no model, no camera_info).
+the previous report, or a standing condition (no model, incompatible QoS).
+A stale-input check turns the status WARN, then ERROR, while no frame arrives
+(or none is answered: published, or skipped because nobody listens).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 OK, WARN, ERROR = 0, 1, 2  # DiagnosticStatus levels as ints (the message stores them as one byte)
+ANSWERED = ("processed", "skipped_no_subscriber")  # a frame the node dealt with as it should
 _LEVEL_NAMES = {OK: "OK", WARN: "WARN", ERROR: "ERROR"}
 
 
@@ -59,6 +62,7 @@ class NodeHealth:
         "rejected",
         "skipped_no_model",
         "skipped_no_subscriber",
+        "worker_restarts",
     )
 
     def __init__(self, name: str, throttle_s: float = 5.0, window: int = 100) -> None:
@@ -73,17 +77,35 @@ class NodeHealth:
         self._problems: dict[str, Problem] = {}
         self._standing: dict[str, tuple[int, str]] = {}
         self._notes: dict[str, str] = {}
+        self._published: dict[str, int] = {}
         self._last_report_s = time.monotonic()
+        self.stale_warn_s, self.stale_error_s = 0.0, 0.0  # 0 = off
+        self._watch_since_s: float | None = None  # None: no input expected (no subscription)
+        self._last_s = {"received": 0.0, "answered": 0.0}
 
     # -- updates ------------------------------------------------------------------------------------
 
     def count(self, counter: str, n: int = 1) -> None:
+        now = time.monotonic()
         with self._lock:
             self._counts[counter] += n
             if counter == "received":
-                self._in_rate.tick(time.monotonic())
-            elif counter == "processed":
-                self._out_rate.tick(time.monotonic())
+                self._in_rate.tick(now)
+                self._last_s["received"] = now
+            elif counter in ANSWERED:
+                self._last_s["answered"] = now
+                if counter == "processed":
+                    self._out_rate.tick(now)
+
+    def count_published(self, output: str) -> None:
+        """One message published on ``output`` (depth, points, ...)."""
+        with self._lock:
+            self._published[output] = self._published.get(output, 0) + 1
+
+    def watch_input(self, expected: bool) -> None:
+        """Start (the clock starts now) or stop the stale-input check, e.g. on subscribe / unsubscribe."""
+        with self._lock:
+            self._watch_since_s = time.monotonic() if expected else None
 
     def stage_ms(self, stage: str, latency_ms: float) -> None:
         with self._lock:
@@ -138,12 +160,39 @@ class NodeHealth:
             self._last_report_s = now
             fresh = [(c, p) for c, p in self._problems.items() if p.last_s >= since]
             issues = list(self._standing.values()) + [(p.level, f"[{c}] {p.message}") for c, p in fresh]
+            issues += self._stale(now)
             values = self._values(now, stages)
         level = max((lv for lv, _ in issues), default=OK)
-        msg = "; ".join(m for lv, m in sorted(issues, key=lambda x: -x[0])) if issues else "ok"
+        ordered = dict.fromkeys(
+            m for lv, m in sorted(issues, key=lambda x: -x[0])
+        )  # a standing one may repeat
+        msg = "; ".join(ordered) if issues else "ok"
         st = DiagnosticStatus(level=bytes([level]), name=self.name, message=msg, hardware_id=self.hardware_id)
         st.values = [KeyValue(key=k, value=v) for k, v in values]
         return st
+
+    def _stale(self, now: float) -> list[tuple[int, str]]:
+        """WARN / ERROR while no frame arrived, or none was answered, for the configured time."""
+        if self._watch_since_s is None:
+            return []
+        checks = (
+            ("received", "check the camera topic (the 'image' remapping), that it publishes, and input_qos"),
+            ("answered", "frames arrive but every one was rejected or failed; see last_error"),
+        )
+        found = []
+        for key, hint in checks:
+            age = now - max(self._last_s[key], self._watch_since_s)
+            level = max(
+                (
+                    lv
+                    for lim, lv in ((self.stale_warn_s, WARN), (self.stale_error_s, ERROR))
+                    if 0 < lim <= age
+                ),
+                default=OK,
+            )
+            if level > OK:
+                found.append((level, f"[stale_input] no image {key} for {age:.1f} s ({hint})"))
+        return sorted(found, key=lambda x: -x[0])[:1]  # the worse one; 'received' first on a tie
 
     def _values(self, now: float, stages: dict[str, tuple[float, float, float]]) -> list[tuple[str, str]]:
         out = [
@@ -151,6 +200,9 @@ class NodeHealth:
             ("output_rate_hz", f"{self._out_rate.hz(now):.2f}"),
         ]
         out += [(f"frames_{k}", str(v)) for k, v in self._counts.items()]
+        out += [(f"published_{k}", str(v)) for k, v in sorted(self._published.items())]
+        for key, t in self._last_s.items():
+            out.append((f"last_{key}_age_s", f"{now - t:.1f}" if t else "never"))
         out += sorted(self._notes.items())
         for stage, (mean, p50, mx) in sorted(stages.items()):
             out += [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import traceback
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
@@ -17,16 +18,15 @@ from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallba
 from rclpy.qos import qos_policy_name_from_kind
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
-from adu_depth_core.runtime import ImageError
+from adu_depth_core.runtime import ImageError, ModelLoadError, ModelRunError
 from adu_depth_ros import qos
 from adu_depth_ros.conversions import ConversionError
 from adu_depth_ros.diagnostics import ERROR, WARN, NodeHealth
 from adu_depth_ros.ground_tf import TfGroundPrior, tf_available
+from adu_depth_ros.model_loading import load_estimator
 from adu_depth_ros.params import PARAMS, SPECS, DepthNodeConfig, ParameterError
 from adu_depth_ros.pipeline import CameraInfoCache, Frame, FrameProcessor, FrameSlot
 
-# Errors a model file or backend can raise while loading: missing, corrupt, wrong format, absent library.
-LOAD_ERRORS = (OSError, ValueError, RuntimeError, ImportError, KeyError)
 # Output name -> (parameter that enables it, topic, message type).
 OUTPUT_TOPICS = {
     "depth": ("publish_depth", "depth", Image),
@@ -39,17 +39,6 @@ OUTPUT_TOPICS = {
 INPUT_TOPICS = {"image": Image, "image/compressed": CompressedImage, "camera_info": CameraInfo}
 
 
-def load_estimator(cfg: DepthNodeConfig):
-    """The library's DepthEstimator for the configured model, backend, device and precision."""
-    from adu_depth_core.runtime import DepthEstimator
-
-    device = None if cfg.device == "auto" else cfg.device
-    threads = cfg.cpu_threads or None
-    return DepthEstimator.from_file(
-        cfg.model_path, backend=cfg.backend, device=device, precision=cfg.precision, num_threads=threads
-    )
-
-
 class DepthNodeMixin:
     """Depth node behaviour; mixed in front of ``rclpy.node.Node`` or ``LifecycleNode``."""
 
@@ -57,6 +46,7 @@ class DepthNodeMixin:
         """Declare parameters, set up diagnostics and the parameter callback (no model, no topics yet)."""
         self.cfg = self._declare_parameters()
         self.health = NodeHealth(f"{self.get_fully_qualified_name()}: depth", self.cfg.log_throttle_s)
+        self._apply_health_settings(self.cfg)
         self.infos = CameraInfoCache()
         self._processor: FrameProcessor | None = None
         self._model_wanted = False
@@ -65,6 +55,8 @@ class DepthNodeMixin:
         self._slot: FrameSlot | None = None
         self._worker: threading.Thread | None = None
         self._ground_prior = self._ground_tf()
+        self._qos_lock = threading.Lock()
+        self._qos_mismatches: dict[str, str] = {}  # relative topic -> message, while a mismatch lasts
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diag_timer = self.create_timer(self.cfg.diagnostics_period_s, self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -92,7 +84,7 @@ class DepthNodeMixin:
         self._model_wanted = True
         try:
             estimator = load_estimator(cfg)
-        except LOAD_ERRORS as exc:
+        except ModelLoadError as exc:
             msg = f"cannot load model '{cfg.model_path}' ({type(exc).__name__}: {exc}); set model_path to a valid file"
             self.health.set_standing("model", ERROR, msg)
             self._report("model", msg, ERROR)
@@ -120,14 +112,29 @@ class DepthNodeMixin:
 
         def report(info) -> None:
             policy = qos_policy_name_from_kind(info.last_policy_kind)
-            self._report(
-                "qos",
+            msg = (
                 f"a {peer} on '{topic}' has incompatible QoS ({policy}); nothing flows between them: "
-                f"set {param}.reliability (now {getattr(self.cfg, param + '_reliability')}) to match it",
-                ERROR,
+                f"set {param}.reliability (now {getattr(self.cfg, param + '_reliability')}) to match it"
             )
+            self._report("qos", msg, ERROR)
+            with self._qos_lock:
+                self._qos_mismatches[topic] = msg
+            self.health.set_standing(f"qos {topic}", ERROR, f"[qos] {msg}")
 
         return report
+
+    def _recheck_qos(self) -> None:
+        """Clear a QoS mismatch once no incompatible peer is left on its topic (the middleware reports when
+        a mismatch starts, never when it ends)."""
+        with self._qos_lock:
+            topics = list(self._qos_mismatches)
+        for topic in topics:
+            we_subscribe = topic in INPUT_TOPICS
+            ours = qos.input_qos(self.cfg) if we_subscribe else qos.output_qos(self.cfg)
+            if not qos.has_incompatible_peer(self, self.resolve_topic_name(topic), ours, we_subscribe):
+                with self._qos_lock:
+                    self._qos_mismatches.pop(topic, None)
+                self.health.clear_standing(f"qos {topic}")
 
     def _create_outputs(self) -> None:
         profile = qos.output_qos(self.cfg)
@@ -154,8 +161,10 @@ class DepthNodeMixin:
             self._subs.append(
                 self.create_subscription(msg_type, topic, callback, profile, event_callbacks=events)
             )
+        self.health.watch_input(True)
 
     def _destroy_inputs(self) -> None:
+        self.health.watch_input(False)
         for sub in self._subs:
             self.destroy_subscription(sub)
         self._subs = []
@@ -177,13 +186,19 @@ class DepthNodeMixin:
         self._slot, self._worker = None, None
 
     def _work(self, slot: FrameSlot) -> None:
-        try:
-            while (frame := slot.take()) is not None:
-                self._handle(frame)
-        finally:  # not a catch: a bug still prints its traceback, but diagnostics say the node stopped serving
-            if not slot.closed:
-                self.health.set_standing(
-                    "worker", ERROR, "inference worker stopped on an unexpected error (see log)"
+        """The worker loop, supervised: an unexpected error is logged with its traceback, counted and
+        reported, and the loop starts again with the next frame (the worker never dies silently)."""
+        while not slot.closed:
+            try:
+                while (frame := slot.take()) is not None:
+                    self._handle(frame)
+            except Exception as exc:  # a bug: report it and serve on, never leave the node deaf
+                self.health.count("worker_restarts")
+                self.get_logger().error(traceback.format_exc())
+                self._report(
+                    "worker",
+                    f"inference worker failed on {type(exc).__name__}: {exc}; restarted it (frame dropped)",
+                    ERROR,
                 )
 
     def _on_image(self, msg) -> None:
@@ -219,9 +234,9 @@ class DepthNodeMixin:
             self.health.count("rejected")
             self._report("input", f"dropping image: {exc}")
             return
-        except (ValueError, RuntimeError) as exc:  # the runtime refused the image or the backend failed
+        except ModelRunError as exc:  # the backend failed on this frame; the model stays loaded
             self.health.count("rejected")
-            self._report("inference", f"inference failed ({type(exc).__name__}: {exc})", ERROR)
+            self._report("inference", f"inference failed ({exc})", ERROR)
             return
         for category, message in result.problems:
             self._report(category, message)
@@ -230,6 +245,7 @@ class DepthNodeMixin:
         t0 = time.perf_counter()
         for name, msg in result.messages.items():
             self._pubs[name].publish(msg)
+            self.health.count_published(name)
         result.timings_ms["publish"] = 1e3 * (time.perf_counter() - t0)
         for stage, ms in result.timings_ms.items():
             self.health.stage_ms(stage, ms)
@@ -248,6 +264,7 @@ class DepthNodeMixin:
             (self.get_logger().error if level >= ERROR else self.get_logger().warning)(line)
 
     def _publish_diagnostics(self) -> None:
+        self._recheck_qos()
         self._diag_pub.publish(self.health.to_msg(self.get_clock().now().to_msg()))
 
     def _on_set_parameters(self, params) -> SetParametersResult:
@@ -262,13 +279,17 @@ class DepthNodeMixin:
         if self._model_wanted and new.model_changes(self.cfg):
             try:
                 estimator = load_estimator(new)
-            except LOAD_ERRORS as exc:
+            except ModelLoadError as exc:
                 reason = f"model not changed: cannot load '{new.model_path}' ({type(exc).__name__}: {exc})"
                 return SetParametersResult(successful=False, reason=reason)
             self._use_model(estimator, new)
         self.cfg = new
-        self.health.throttle_s = new.log_throttle_s
+        self._apply_health_settings(new)
         return SetParametersResult(successful=True)
+
+    def _apply_health_settings(self, cfg: DepthNodeConfig) -> None:
+        self.health.throttle_s = cfg.log_throttle_s
+        self.health.stale_warn_s, self.health.stale_error_s = cfg.stale_input_warn_s, cfg.stale_input_error_s
 
     def _shutdown_depth(self) -> None:
         """Stop the worker and drop topics and model (idempotent)."""

@@ -92,6 +92,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     _p("device", "auto", "Device for the backend: auto, cpu, cuda or cuda:N", reloads_model=True),
     _p("precision", "fp32", "Numeric precision of the backend", choices=PRECISIONS, reloads_model=True),
     _p("cpu_threads", 0, "CPU threads for torch / ONNX Runtime (0 = the library's default); limit it when other nodes share the CPU", min_value=0, max_value=256, reloads_model=True),
+    _p("model_dirs", "", "Allow-list of folders model_path may point into (':'-separated; symlinks resolved); empty = anywhere. Set it on a shared network (see docs/security.md)", read_only=True),
     # outputs and thresholds (changeable at run time)
     _p("min_depth_m", 0.1, "Depth below this (metres) is published as invalid (NaN / 0 mm)", min_value=0.0, max_value=1000.0),
     _p("max_depth_m", 80.0, "Depth above this (metres) is published as invalid (NaN / 0 mm)", min_value=0.01, max_value=1000.0),
@@ -125,9 +126,13 @@ PARAMS: tuple[ParamSpec, ...] = (
     _p("output_qos.reliability", "reliable", "Reliability of the output publishers", choices=RELIABILITIES, read_only=True),
     _p("output_qos.durability", "volatile", "Durability of the output publishers", choices=DURABILITIES, read_only=True),
     _p("output_qos.depth", 5, "History depth (keep last) of the output publishers", min_value=1, max_value=1000, read_only=True),
+    # limits
+    _p("max_input_pixels", 12_000_000, "Frames with more pixels (width x height, read from the header before decoding) are refused; 0 = no limit", min_value=0, max_value=1_000_000_000),
     # housekeeping
     _p("diagnostics_period_s", 1.0, "Period of the /diagnostics status (seconds)", min_value=0.05, max_value=60.0, read_only=True),
     _p("log_throttle_s", 5.0, "The same kind of bad-input message is logged at most once per this many seconds", min_value=0.0, max_value=3600.0),
+    _p("stale_input_warn_s", 3.0, "Diagnostics WARN when no image arrived, or none was answered, for this long (seconds); 0 = off", min_value=0.0, max_value=3600.0),
+    _p("stale_input_error_s", 10.0, "Diagnostics ERROR when no image arrived, or none was answered, for this long (seconds); 0 = off", min_value=0.0, max_value=3600.0),
 )  # fmt: skip
 
 SPECS: Mapping[str, ParamSpec] = {p.name: p for p in PARAMS}
@@ -142,6 +147,7 @@ class DepthNodeConfig:
     device: str
     precision: str
     cpu_threads: int
+    model_dirs: str
     min_depth_m: float
     max_depth_m: float
     max_sigma_m: float
@@ -171,8 +177,11 @@ class DepthNodeConfig:
     output_qos_reliability: str
     output_qos_durability: str
     output_qos_depth: int
+    max_input_pixels: int
     diagnostics_period_s: float
     log_throttle_s: float
+    stale_input_warn_s: float
+    stale_input_error_s: float
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> DepthNodeConfig:
@@ -204,6 +213,11 @@ class DepthNodeConfig:
             raise ParameterError(
                 f"color_min_depth_m ({self.color_min_depth_m}) must be below color_max_depth_m "
                 f"({self.color_max_depth_m}), or set color_max_depth_m to 0 for automatic"
+            )
+        warn_s, error_s = self.stale_input_warn_s, self.stale_input_error_s
+        if warn_s and error_s and error_s < warn_s:
+            raise ParameterError(
+                f"stale_input_error_s ({error_s}) must not be below stale_input_warn_s ({warn_s}); 0 = off"
             )
         if not self.model_path.strip():
             raise ParameterError("model_path is empty; give a checkpoint/ONNX/engine path or 'default'")

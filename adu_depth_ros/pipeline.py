@@ -136,9 +136,11 @@ class FrameResult:
     scale: ScaleState | None = None  # the metric scale applied (scale_mode ground_plane)
 
 
-def to_rgb(msg: Image | CompressedImage) -> np.ndarray:
-    """Any supported input message -> HxWx3 uint8 RGB (raises ConversionError)."""
-    return conv.compressed_to_rgb(msg) if isinstance(msg, CompressedImage) else conv.image_to_rgb(msg)
+def to_rgb(msg: Image | CompressedImage, max_pixels: int = 0) -> np.ndarray:
+    """Any supported input message -> HxWx3 uint8 RGB (raises ConversionError; too large: refused undecoded)."""
+    if isinstance(msg, CompressedImage):
+        return conv.compressed_to_rgb(msg, max_pixels)
+    return conv.image_to_rgb(msg, max_pixels)
 
 
 def output_header(msg_header: Header, cfg: DepthNodeConfig) -> Header:
@@ -152,7 +154,7 @@ def intrinsics_for(
     """camera_info intrinsics (checked against the image size) rescaled to the published size."""
     if (info.height, info.width) != image_hw:
         raise conv.ConversionError(
-            f"camera_info is {info.width}x{info.height} but the image is {image_hw[1]}x{image_hw[0]}; "
+            f"camera_info is {info.height}x{info.width} (HxW) but the image is {image_hw[0]}x{image_hw[1]}; "
             "publish the camera_info that belongs to this image (after any resize/crop)"
         )
     K = scale_intrinsics(info.K, image_hw, out_hw)
@@ -173,7 +175,7 @@ class FrameProcessor:
         """Convert, infer, publish-ready messages; raises ConversionError for a bad image."""
         res = FrameResult()
         t0 = time.perf_counter()
-        rgb = to_rgb(msg)
+        rgb = to_rgb(msg, cfg.max_input_pixels)
         t1 = time.perf_counter()
         image_hw = rgb.shape[:2]
         info = self._camera_info(msg, image_hw, res)

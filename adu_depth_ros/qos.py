@@ -34,3 +34,14 @@ def input_qos(cfg) -> QoSProfile:
 def output_qos(cfg) -> QoSProfile:
     """Publishers: reliable by default, so both reliable and best-effort subscribers match."""
     return make_qos(cfg.output_qos_reliability, cfg.output_qos_depth, cfg.output_qos_durability)
+
+
+def has_incompatible_peer(node, topic: str, ours: QoSProfile, we_subscribe: bool) -> bool:
+    """Whether ``topic`` (fully resolved) has a peer whose QoS cannot match ``ours`` (from the ROS graph)."""
+    from rclpy.qos import QoSCompatibility, qos_check_compatible
+
+    if we_subscribe:
+        pairs = [(p.qos_profile, ours) for p in node.get_publishers_info_by_topic(topic)]
+    else:
+        pairs = [(ours, s.qos_profile) for s in node.get_subscriptions_info_by_topic(topic)]
+    return any(qos_check_compatible(pub, sub)[0] == QoSCompatibility.ERROR for pub, sub in pairs)

@@ -275,3 +275,13 @@ def running_node(ctx: Context, params: dict, namespace: str = "", lifecycle: boo
 def status_value(status, key: str) -> str | None:
     """The value of ``key`` in a DiagnosticStatus, or None."""
     return next((kv.value for kv in status.values if kv.key == key), None)
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of a process in MB (Linux /proc; NaN where it is not available)."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20

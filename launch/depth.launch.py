@@ -7,7 +7,7 @@
 
 Parameters come from ``params_file`` (default: the installed config/depth.yaml,
 written with ``/**`` so it applies under any namespace); ``model_path``,
-``backend``, ``device`` and ``precision`` override it only when given. The node
+``backend``, ``device``, ``precision`` and ``use_compressed`` override it only when given. The node
 publishes relative topics (``depth``, ``depth/uncertainty``,
 ``depth/camera_info``, ``depth/color``, ``points``) inside ``namespace``; one
 camera = one namespace (see multi_camera.launch.py).
@@ -35,7 +35,7 @@ ARGUMENTS = (
     ("precision", "", "fp32, fp16 or int8; empty = keep the params_file value"),
     ("image_topic", "/camera/image_raw", "Camera image topic (sensor_msgs/Image); with use_compressed, '<image_topic>/compressed' is used"),
     ("camera_info_topic", "/camera/camera_info", "Camera calibration topic (sensor_msgs/CameraInfo)"),
-    ("use_compressed", "false", "true: subscribe to '<image_topic>/compressed' (CompressedImage, jpeg/png)"),
+    ("use_compressed", "", "true: subscribe to '<image_topic>/compressed' (CompressedImage, jpeg/png); false: to '<image_topic>'; empty = keep the params_file value"),
     ("lifecycle", "false", "true: run the managed (lifecycle) node; configure and activate it with 'ros2 lifecycle set'"),
     ("log_level", "info", "Logging level of the node (debug, info, warn, error)"),
     ("shm_segment_mb", "32", "Fast DDS shared-memory segment of the node in MB, so 0.5-2 MB depth images and clouds skip UDP fragments (0 = middleware default; ignored with another RMW or your own Fast DDS profile)"),
@@ -83,15 +83,36 @@ def _node_arguments(values: dict) -> list:
 def _overrides(values: dict) -> dict:
     """Parameters given on the command line; empty strings leave the params_file value alone."""
     out = {k: values[k] for k in MODEL_OVERRIDES if values.get(k)}
-    out["use_compressed"] = _is_true(values["use_compressed"])
+    if values.get("use_compressed", "").strip():
+        out["use_compressed"] = _is_true(values["use_compressed"])
     return out
+
+
+def _file_uses_compressed(params_file: str) -> bool:
+    """``use_compressed`` as the parameter file sets it for any node (False when absent or unreadable)."""
+    import yaml
+
+    try:
+        with open(params_file) as f:
+            doc = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError):
+        return False
+    sections = doc.values() if isinstance(doc, dict) else ()
+    params = [s.get("ros__parameters", {}) for s in sections if isinstance(s, dict)]
+    return any(isinstance(p, dict) and p.get("use_compressed") is True for p in params)
+
+
+def _uses_compressed(values: dict, params_file: str) -> bool:
+    """Whether the node will read '<image_topic>/compressed': the argument if given, else the params file."""
+    given = values.get("use_compressed", "").strip()
+    return _is_true(given) if given else _file_uses_compressed(params_file)
 
 
 def _launch_setup(context, *args, **kwargs):
     values = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
     params_file = values["params_file"] or PathJoinSubstitution(
         [FindPackageShare(PACKAGE), "config", "depth.yaml"]
-    )
+    ).perform(context)
     node = Node(
         package=PACKAGE,
         executable=EXECUTABLE,
@@ -109,7 +130,7 @@ def _launch_setup(context, *args, **kwargs):
             values["namespace"],
             values["image_topic"],
             values["camera_info_topic"],
-            _is_true(values["use_compressed"]),
+            _uses_compressed(values, params_file),
         )
         out = ["-o", values["bag_path"]] if values["bag_path"] else []
         actions.append(

@@ -28,7 +28,7 @@ ARGUMENTS = (
     ("backend", "", "auto, tensorrt, onnxruntime or torch; empty = keep the params_file value"),
     ("device", "", "auto, cpu, cuda or cuda:N; empty = keep the params_file value"),
     ("precision", "", "fp32, fp16 or int8; empty = keep the params_file value"),
-    ("use_compressed", "false", "true: subscribe to '<image topic>/compressed'"),
+    ("use_compressed", "", "true: subscribe to '<image topic>/compressed'; empty = keep the params_file value"),
     ("record", "false", "true: one MCAP recording per camera, in '<bag_prefix>_<camera>'"),
     ("bag_prefix", "depth", "Prefix of the per-camera recording folders"),
 )  # fmt: skip

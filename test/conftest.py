@@ -105,6 +105,38 @@ def tiny_canonical_ckpt(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_teacher_ckpt(tmp_path_factory):
+    """A small random-weight stereo teacher checkpoint (real format, card arch 'teacher')."""
+    import torch
+
+    from adu_depth_core.checkpoint import ModelCard, save_checkpoint
+    from adu_depth_core.models import create_teacher
+
+    torch.manual_seed(0)
+    kwargs = {
+        "encoder": "efficientnet_lite0",
+        "min_depth": 0.5,
+        "max_depth": 80.0,
+        "width_mult": 0.5,
+        "max_disparity": 32,
+    }
+    model = create_teacher(pretrained=False, **kwargs).eval()
+    card = ModelCard(
+        arch="teacher",
+        encoder="efficientnet_lite0",
+        model_kwargs=kwargs,
+        input_height=64,
+        input_width=128,
+        min_depth_m=0.5,
+        max_depth_m=80.0,
+        notes="random weights, for tests",
+    )
+    path = tmp_path_factory.mktemp("teacher") / "teacher.pt"
+    save_checkpoint(path, model.state_dict(), card)
+    return path
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """One torch intra-op thread for a module (restored after): on a shared 2-core box, two spinning

@@ -35,37 +35,6 @@ def stereo_bag(tmp_path_factory):
     return out
 
 
-@pytest.fixture(scope="module")
-def tiny_teacher_ckpt(tmp_path_factory):
-    import torch
-
-    from adu_depth_core.checkpoint import ModelCard, save_checkpoint
-    from adu_depth_core.models import create_teacher
-
-    torch.manual_seed(0)
-    kwargs = {
-        "encoder": "efficientnet_lite0",
-        "min_depth": 0.5,
-        "max_depth": 80.0,
-        "width_mult": 0.5,
-        "max_disparity": 32,
-    }
-    model = create_teacher(pretrained=False, **kwargs).eval()
-    card = ModelCard(
-        arch="teacher",
-        encoder="efficientnet_lite0",
-        model_kwargs=kwargs,
-        input_height=64,
-        input_width=128,
-        min_depth_m=0.5,
-        max_depth_m=80.0,
-        notes="random weights, for tests",
-    )
-    path = tmp_path_factory.mktemp("teacher") / "teacher.pt"
-    save_checkpoint(path, model.state_dict(), card)
-    return path
-
-
 def test_dataset_matches_the_bag(stereo_bag, tmp_path):
     from rosbags.rosbag2 import Reader
     from rosbags.typesys import Stores, get_typestore

@@ -130,3 +130,44 @@ def test_bag_folder_without_metadata_is_read_from_its_storage_file(tmp_path):
     _write_images(tmp_path / "bag", "mcap")
     (tmp_path / "bag" / "metadata.yaml").unlink()
     assert list_topics(tmp_path / "bag")["/cam/image"].count == 3
+
+
+def _damaged_mcap(tmp_path, where: str):
+    """5 frames (2 per chunk); damage ``where``: 'start' (header + first chunk), 'first_chunk' (its CRC'd
+    body), or 'start_no_index' (start damaged and the index at the end cut off)."""
+    from mcap.reader import make_reader
+
+    frames = _write_images(tmp_path / "bag", "mcap", n=5, hw=(384, 512))
+    (data,) = (tmp_path / "bag").glob("*.mcap")
+    with open(data, "rb") as f:
+        first = min(c.chunk_start_offset for c in make_reader(f).get_summary().chunk_indexes)
+    raw = bytearray(data.read_bytes())
+    if where == "first_chunk":
+        raw[first + 9 : first + 49] = b"\xff" * 40
+    else:
+        raw[: first + 100] = bytes(first + 100)
+    if where == "start_no_index":
+        raw = raw[: len(raw) * 4 // 5]
+    data.write_bytes(bytes(raw))
+    return frames
+
+
+@pytest.mark.parametrize("where", ["start", "first_chunk"])
+def test_salvage_skips_damaged_chunks_before_the_first_frame(tmp_path, where):
+    """Issue 17: damage before the first frame failed with and without --salvage alike."""
+    frames = _damaged_mcap(tmp_path, where)
+    with pytest.raises(BagError, match="--salvage"), BagReader(tmp_path / "bag") as bag:
+        list(bag.raw_messages(["/cam/image"]))
+    with BagReader(tmp_path / "bag", salvage=True) as bag:
+        got = [(M.stamp_ns(m.header), M.image_to_rgb(m)) for _, m in bag.messages(["/cam/image"])]
+    assert [t for t, _ in got] == [t for t, _ in frames[2:]]  # the first chunk's two frames are lost
+    for (_, rgb), (_, ref) in zip(got, frames[2:]):
+        np.testing.assert_array_equal(rgb, ref)
+
+
+def test_salvage_with_nothing_recoverable_says_so(tmp_path):
+    _damaged_mcap(tmp_path, "start_no_index")
+    with pytest.raises(BagError, match="corrupt or truncated.*--salvage"):
+        BagReader(tmp_path / "bag").open()
+    with pytest.raises(BagError, match="--salvage found no complete message.*nothing in it can be recovered"):
+        BagReader(tmp_path / "bag", salvage=True).open()

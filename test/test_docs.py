@@ -15,6 +15,7 @@ import re
 import shlex
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -409,3 +410,20 @@ def test_index_links_every_page_and_links_resolve():
             if not target.startswith(("http://", "https://")) and not (page.parent / target).exists():
                 broken.append(f"{page.name} -> {target}")
     assert broken == []
+
+
+def test_the_readme_python_snippet_runs(tmp_path):
+    """The README's Python example, run as written on a real photo (it once used an undefined `rgb`)."""
+    import cv2
+
+    from adu_depth_core.runtime.estimator import DEFAULT_CHECKPOINT
+
+    if not DEFAULT_CHECKPOINT.is_file():
+        pytest.skip("the bundled student is not installed")
+    text = (ROOT / "README.md").read_text()
+    snippet = re.search(r"\*\*Python\.\*\*\s*```python\n(.*?)```", text, re.S).group(1)
+    photo = tmp_path / "street.jpg"
+    cv2.imwrite(str(photo), np.random.default_rng(0).integers(0, 255, (90, 160, 3), dtype=np.uint8))
+    scope: dict = {}
+    exec(compile(snippet.replace('"street.jpg"', repr(str(photo))), "README.md", "exec"), scope)
+    assert scope["result"].depth_m.shape == (90, 160) and np.isfinite(scope["result"].depth_m).all()

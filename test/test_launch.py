@@ -154,12 +154,27 @@ def test_depth_launch_helpers():
     assert topics[:2] == ["/front/image_raw/compressed", "/front/camera_info"]
     assert "/front/points" in topics and "/front/depth/uncertainty" in topics and topics[-1] == "/diagnostics"
     defaults = {name: default for name, default, _ in h["ARGUMENTS"]}
-    assert h["_overrides"](defaults) == {"use_compressed": False}  # empty arguments keep the params file
+    assert h["_overrides"](defaults) == {}  # empty arguments keep the params file (use_compressed too)
+    assert h["_overrides"]({**defaults, "use_compressed": "false"}) == {"use_compressed": False}
     over = h["_overrides"](
         {**defaults, "model_path": "m.onnx", "backend": "onnxruntime", "use_compressed": "True"}
     )
     assert over == {"model_path": "m.onnx", "backend": "onnxruntime", "use_compressed": True}
     assert set(over) <= set(SPECS)
+
+
+def test_use_compressed_comes_from_the_params_file_unless_given(tmp_path):
+    """Issue 17: the launch file overrode the params file's use_compressed with its own default."""
+    h = _helpers(SINGLE)
+    defaults = {name: default for name, default, _ in h["ARGUMENTS"]}
+    compressed = tmp_path / "compressed.yaml"
+    compressed.write_text("/**:\n  ros__parameters:\n    use_compressed: true\n")
+    assert "use_compressed" not in h["_overrides"](defaults)
+    assert h["_uses_compressed"](defaults, str(compressed)) is True  # what gets recorded follows the file
+    assert h["_uses_compressed"](defaults, str(CONFIG)) is False
+    assert h["_uses_compressed"]({**defaults, "use_compressed": "false"}, str(compressed)) is False
+    assert h["_uses_compressed"]({**defaults, "use_compressed": "true"}, str(CONFIG)) is True
+    assert h["_uses_compressed"](defaults, str(tmp_path / "missing.yaml")) is False
 
 
 def test_multi_camera_launch_passes_only_known_arguments():

@@ -132,7 +132,7 @@ def test_camera_info_of_another_size(node):
     mark = len(probe.statuses(NODE))
     got = probe.request(_rgb(), _info(320, 240), ["depth"])  # depth needs no intrinsics: still served
     assert got["depth"].width == W
-    _assert_reported(probe, mark, "camera_info is 320x240 but the image is 64x48", WARN)
+    _assert_reported(probe, mark, "camera_info is 240x320 (HxW) but the image is 48x64", WARN)
     _assert_still_serving(probe)
 
 

@@ -11,7 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adu_depth_core.runtime import BackendUnavailableError, DepthEstimator, ImageError, ModelFileError
+from adu_depth_core.runtime import (
+    BackendUnavailableError,
+    DepthEstimator,
+    ImageError,
+    ModelFileError,
+    ModelLoadError,
+    ModelRunError,
+)
 from adu_depth_core.runtime import estimator as estimator_mod
 from adu_depth_core.runtime.backends import choose_backend, has_module
 
@@ -99,7 +106,7 @@ def test_checkpoint_at_another_network_size(tiny_student_ckpt, shared_cache, pho
         tiny_student_ckpt, "onnxruntime", input_size=(96, 160), cache_dir=shared_cache
     )
     assert est.network_hw == (96, 160) and est.infer(photo, output="network").depth_m.shape == (96, 160)
-    with pytest.raises(ValueError, match="multiples of 32"):
+    with pytest.raises(ModelLoadError, match="multiples of 32"):
         DepthEstimator.from_file(tiny_student_ckpt, "torch", input_size=(100, 160))
 
 
@@ -207,15 +214,15 @@ def test_other_bad_requests(tiny_student_ckpt, tiny_onnx, tmp_path, photo):
     (tmp_path / "model.bin").write_bytes(b"x")
     with pytest.raises(ModelFileError, match="ending in"):
         DepthEstimator.from_file(tmp_path / "model.bin")
-    with pytest.raises(KeyError, match="known: onnxruntime, tensorrt, torch"):
+    with pytest.raises(ModelLoadError, match="known: onnxruntime, tensorrt, torch"):
         DepthEstimator.from_file(tiny_onnx, backend="openvino")
     with pytest.raises(ModelFileError, match="torch backend runs checkpoints"):
         DepthEstimator.from_file(tiny_onnx, backend="torch")
-    with pytest.raises(ValueError, match="int8 runs only on the tensorrt backend"):
+    with pytest.raises(ModelLoadError, match="int8 runs only on the tensorrt backend"):
         DepthEstimator.from_file(tiny_onnx, precision="int8")
-    with pytest.raises(ValueError, match="fp16 with the torch backend needs a CUDA"):
+    with pytest.raises(ModelLoadError, match="fp16 with the torch backend needs a CUDA"):
         DepthEstimator.from_file(tiny_student_ckpt, backend="torch", precision="fp16")
-    with pytest.raises(ValueError, match="re-export it for 96x160"):
+    with pytest.raises(ModelLoadError, match="re-export it for 96x160"):
         DepthEstimator.from_file(tiny_onnx, input_size=(96, 160))
     with pytest.raises(ImageError, match="uint8"):
         DepthEstimator.from_file(tiny_onnx).infer(photo.astype(np.float32))
@@ -276,3 +283,39 @@ def test_device_auto_resolves_to_what_this_machine_has(tiny_student_ckpt):
     assert resolve_device("auto") == expected
     with DepthEstimator.from_file(tiny_student_ckpt, device="auto") as est:
         assert est.backend.device == expected
+
+
+def test_a_teacher_checkpoint_is_refused_at_load_time(tiny_teacher_ckpt):
+    """Issue 17: a stereo teacher loaded fine and failed later on a TypeError inside inference."""
+    with pytest.raises(ModelFileError, match="'teacher' \\(stereo\\) checkpoint.*distill a student"):
+        DepthEstimator.from_file(tiny_teacher_ckpt, backend="torch")
+
+
+def test_cuda_without_a_gpu_is_a_model_load_error(tiny_student_ckpt):
+    """Issue 17: torch's AssertionError ('not compiled with CUDA') escaped every handler."""
+    from adu_depth_core.runtime.backends import cuda_available
+
+    if cuda_available():
+        pytest.skip("a CUDA GPU is usable here; this checks the refusal on machines without one")
+    for device in ("cuda", "cuda:1"):
+        with pytest.raises(BackendUnavailableError, match=f"device '{device}'.*no CUDA GPU.*'cpu'"):
+            DepthEstimator.from_file(tiny_student_ckpt, backend="torch", device=device)
+
+
+def test_any_backend_exception_becomes_a_model_load_error(tiny_student_ckpt, tmp_path):
+    """A checkpoint whose card does not fit its weights (a shape mismatch) is a ModelLoadError too."""
+    import torch
+
+    payload = torch.load(tiny_student_ckpt, weights_only=True)
+    payload["card"]["model_kwargs"]["encoder"] = "resnet18"
+    payload["card"]["encoder"] = "resnet18"
+    torch.save(payload, tmp_path / "mismatch.pt")
+    with pytest.raises(ModelLoadError, match="does not fit"):
+        DepthEstimator.from_file(tmp_path / "mismatch.pt", backend="torch")
+
+
+def test_a_failing_backend_run_is_a_model_run_error(tiny_student_ckpt, photo):
+    est = DepthEstimator.from_file(tiny_student_ckpt, backend="torch")
+    est.close()  # a released model: the backend's own call fails (TypeError inside torch_backend)
+    with pytest.raises(ModelRunError, match="torch fp32 on cpu.*failed: TypeError"):
+        est.infer(photo)

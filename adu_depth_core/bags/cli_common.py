@@ -37,9 +37,9 @@ def user_errors() -> tuple[type[BaseException], ...]:
         FileNotFoundError,
     ]
     try:
-        from adu_depth_core.runtime.backends.base import BackendUnavailableError, ModelFileError
+        from adu_depth_core.runtime.backends.base import ModelLoadError
 
-        errors += [ModelFileError, BackendUnavailableError]
+        errors += [ModelLoadError]
     except ImportError:  # pragma: no cover - runtime always ships with the core
         pass
     return tuple(errors)

@@ -203,19 +203,32 @@ class BagReader:
         if not conns:
             return
         it = iter(self._reader.messages(connections=conns))
-        count = 0
+        seen: set[tuple[str, int]] = set()
         while True:
             try:
                 conn, t_ns, data = next(it)
             except StopIteration:
                 return
             except Exception as exc:  # storage backends raise many types for corrupt data
+                if self.salvage and _is_mcap(_resolve_bag_path(self.path)):
+                    yield from self._salvage_rest(wanted, seen)
+                    return
                 raise BagError(
-                    f"bag {self.path} is corrupt: reading stopped after {count} messages "
+                    f"bag {self.path} is corrupt: reading stopped after {len(seen)} messages "
                     f"({type(exc).__name__}: {exc}); {_corrupt_hint(self.path)}"
                 ) from exc
-            count += 1
+            seen.add((conn.topic, int(t_ns)))
             yield RawMessage(conn.topic, conn.msgtype, int(t_ns), bytes(data))
+
+    def _salvage_rest(self, wanted: set[str] | None, seen: set[tuple[str, int]]) -> Iterator[RawMessage]:
+        """After a read error with ``salvage``: the intact messages not yet read, chunk by chunk."""
+        from adu_depth_core.bags.salvage import SalvagedMcap
+
+        salvaged = SalvagedMcap(_resolve_bag_path(self.path))
+        log.warning("%s", salvaged.summary())
+        for raw in salvaged.messages(wanted):
+            if (raw.topic, raw.log_time_ns) not in seen:
+                yield raw
 
     def deserialize(self, raw: RawMessage) -> Any:
         """The rosbags message object of a RawMessage; BagError if its bytes do not decode."""

@@ -26,6 +26,7 @@ from adu_depth_core.image_encodings import (
     depth_to_mm,
     to_rgb,
 )
+from adu_depth_core.image_size import check_pixels
 from adu_depth_core.runtime.intrinsics import (
     Intrinsics,
     IntrinsicsError,
@@ -106,7 +107,7 @@ def image_to_array(msg: Any) -> np.ndarray:
     enc = _encoding(msg.encoding)
     h, w, step, size = int(msg.height), int(msg.width), int(msg.step), len(msg.data)
     if h == 0 or w == 0:
-        raise MessageError(f"image is zero-sized ({w}x{h}); the recording holds an empty frame")
+        raise MessageError(f"image is zero-sized ({h}x{w} HxW); the recording holds an empty frame")
     row_bytes = w * enc.channels * enc.dtype.itemsize
     if step < row_bytes:
         raise MessageError(
@@ -135,10 +136,14 @@ def compressed_image_msg(rgb: np.ndarray, header: Any, fmt: str = "png") -> Any:
     )
 
 
-def image_to_rgb(msg: Any) -> np.ndarray:
-    """A colour/mono Image or a jpeg/png CompressedImage -> HxWx3 uint8 RGB (contiguous)."""
+def image_to_rgb(msg: Any, max_pixels: int = 0) -> np.ndarray:
+    """A colour/mono Image or a jpeg/png CompressedImage -> HxWx3 uint8 RGB (contiguous).
+
+    Images above ``max_pixels`` (> 0; compressed ones judged by their header) are refused undecoded.
+    """
     if msg.__msgtype__ == "sensor_msgs/msg/CompressedImage":
-        return decode_compressed_rgb(msg.data, msg.format, MessageError)
+        return decode_compressed_rgb(msg.data, msg.format, MessageError, max_pixels)
+    check_pixels(int(msg.height), int(msg.width), max_pixels, "image", MessageError)
     if msg.encoding not in COLOR_ENCODINGS:
         raise MessageError(
             f"image encoding '{msg.encoding}' is not a colour encoding ({', '.join(COLOR_ENCODINGS)})"

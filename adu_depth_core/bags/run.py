@@ -22,6 +22,7 @@ from typing import Any
 from adu_depth_core.bags import messages as M
 from adu_depth_core.bags.io import IMAGE_TYPES, BagError, BagReader, BagWriter, RawMessage
 from adu_depth_core.bags.matching import StampIndex
+from adu_depth_core.image_size import DEFAULT_MAX_INPUT_PIXELS
 from adu_depth_core.runtime import colormap, geometry
 from adu_depth_core.runtime.preprocess import ImageError, resize_image
 from adu_depth_core.scale import GroundScaler, ScaleConfig, apply_scale
@@ -58,6 +59,7 @@ class RunConfig:
     copy_inputs: bool = True
     storage: str = "mcap"
     scale: ScaleConfig = field(default_factory=ScaleConfig)  # ground-plane metric scale (needs camera_info)
+    max_input_pixels: int = DEFAULT_MAX_INPUT_PIXELS  # larger frames are skipped undecoded; 0 = no limit
 
 
 @dataclass
@@ -94,7 +96,7 @@ class FrameOutputs:
 
     def __call__(self, image_msg: Any, info_msg: Any | None, stats: RunStats) -> dict[str, Any]:
         cfg = self.cfg
-        rgb = M.image_to_rgb(image_msg)
+        rgb = M.image_to_rgb(image_msg, cfg.max_input_pixels)
         image_hw = rgb.shape[:2]
         info = self._checked_info(info_msg, image_hw, stats)
         K = None if info is None else M.camera_info_to_intrinsics(info).K
@@ -145,7 +147,7 @@ class FrameOutputs:
             return None
         if (intr.height, intr.width) != tuple(image_hw):
             stats.problems[
-                f"camera_info is {intr.width}x{intr.height} but the image is {image_hw[1]}x{image_hw[0]}; "
+                f"camera_info is {intr.height}x{intr.width} (HxW) but the image is {image_hw[0]}x{image_hw[1]}; "
                 "their depth assumes the model's canonical camera; no depth/camera_info or points for them"
             ] += 1
             return None

@@ -12,7 +12,11 @@ HELP = "Run a depth model over a rosbag's images; write depth, uncertainty, came
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from adu_depth_core.bags.cli_common import add_salvage_argument
     from adu_depth_core.bags.io import STORAGES
-    from adu_depth_core.runtime.cli_args import add_model_arguments, add_scale_arguments
+    from adu_depth_core.runtime.cli_args import (
+        add_max_pixels_argument,
+        add_model_arguments,
+        add_scale_arguments,
+    )
 
     parser.add_argument("--bag", required=True, help="input rosbag2 folder (or .mcap / .db3 file)")
     add_model_arguments(parser)
@@ -52,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     node.add_argument("--no-points-color", action="store_true", help="no packed rgb field in the cloud")
     node.add_argument("--frame-id", default="", help="override the outputs' frame_id (default: the image's)")
     add_scale_arguments(parser)
+    add_max_pixels_argument(node)
     add_salvage_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -78,6 +83,7 @@ def _config(args: argparse.Namespace):
         copy_inputs=not args.no_copy,
         storage=args.storage,
         scale=scale_config_from_args(args),
+        max_input_pixels=args.max_input_pixels,
     )
 
 

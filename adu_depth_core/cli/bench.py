@@ -12,7 +12,7 @@ HELP = "Benchmark infer() latency per backend x precision x resolution (pre/post
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from adu_depth_core.runtime.cli_args import parse_hw
+    from adu_depth_core.runtime.cli_args import parse_hw, thread_count
 
     parser.add_argument(
         "--model", default="default", help="checkpoint (any size), .onnx / .engine (its own size), 'default'"
@@ -28,7 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--iters", type=int, default=50, help="timed calls per case")
     parser.add_argument("--warmup", type=int, default=5, help="untimed calls per case first")
     parser.add_argument("--rounds", type=int, default=5, help="interleave cases in this many rounds")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch / ONNX Runtime")
+    parser.add_argument(
+        "--threads",
+        type=thread_count,
+        default=None,
+        help="CPU threads for torch / ONNX Runtime (at most 4 per CPU)",
+    )
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N")
     parser.add_argument("--cache-dir", default=None, help="where exported ONNX / engines are cached")
     parser.add_argument("--json", default=None, help="also write the rows as JSON here")

@@ -12,7 +12,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from adu_depth_core.runtime.cli_args import add_scale_arguments
 
     parser.add_argument(
-        "--model", required=True, metavar="CKPT", help="checkpoint (model.pt or a training one)"
+        "--model",
+        required=True,
+        metavar="CKPT",
+        help="checkpoint (model.pt or a training one), or 'default' (the bundled student)",
     )
     parser.add_argument(
         "--dataset", required=True, help="a dataset name from the data registry (e.g. synthetic)"
@@ -38,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from adu_depth_core.runtime.estimator import DEFAULT_CHECKPOINT
     from adu_depth_core.train.evaluate import run_eval_cli
 
+    if args.model == "default":  # as every other command accepts it
+        args.model = str(DEFAULT_CHECKPOINT)
     return run_eval_cli(args)

@@ -22,7 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--dynamo", action="store_true", help="use the torch.export-based exporter (opset >= 18)"
     )
     parser.add_argument(
-        "--fp16", action="store_true", help="also write <out>.fp16.onnx (fp32 inputs/outputs)"
+        "--fp16",
+        action="store_true",
+        help="also write an fp16 copy beside --out, its .onnx replaced by .fp16.onnx "
+        "(student.onnx -> student.fp16.onnx; fp32 inputs/outputs)",
     )
     parser.add_argument(
         "--images", default=None, help="folder of images for the parity check (default: built-in photos)"

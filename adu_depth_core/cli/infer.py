@@ -11,9 +11,15 @@ HELP = "Run a depth model on an image, a folder of images or a video and write d
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from adu_depth_core.runtime.cli_args import add_model_arguments, add_scale_arguments, positive_int
+    from adu_depth_core.runtime.cli_args import (
+        add_max_pixels_argument,
+        add_model_arguments,
+        add_scale_arguments,
+        positive_int,
+    )
 
     add_model_arguments(parser)
+    add_max_pixels_argument(parser)
     parser.add_argument("--input", required=True, help="an image, a folder of images, or a video file")
     parser.add_argument("--out", required=True, help="output folder (created)")
     cam = parser.add_argument_group(
@@ -90,12 +96,12 @@ def _frames(args: argparse.Namespace):
         total = None if total is None else -(-total // args.every)
         if args.max_frames is not None:
             total = args.max_frames if total is None else min(total, args.max_frames)
-        return video_frames(files[0], args.every, args.max_frames), total
+        return video_frames(files[0], args.every, args.max_frames, args.max_input_pixels), total
 
     def images():
         for f in files:
             try:
-                yield f.stem, read_rgb(f)
+                yield f.stem, read_rgb(f, args.max_input_pixels)
             except ValueError as exc:
                 yield f.stem, exc
 

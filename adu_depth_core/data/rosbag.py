@@ -254,7 +254,7 @@ class RosbagStereo:
 
 def _check_size(arr: np.ndarray, hw: tuple[int, int], what: str) -> np.ndarray:
     if arr.shape[:2] != hw:
-        raise DataError(f"{what} is {arr.shape[1]}x{arr.shape[0]} but camera_info says {hw[1]}x{hw[0]}")
+        raise DataError(f"{what} is {arr.shape[0]}x{arr.shape[1]} (HxW) but camera_info says {hw[0]}x{hw[1]}")
     return arr
 
 

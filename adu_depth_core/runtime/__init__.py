@@ -4,7 +4,13 @@
 Importing this package imports neither torch nor any backend library.
 """
 
-from adu_depth_core.runtime.backends import BACKENDS, BackendUnavailableError, ModelFileError
+from adu_depth_core.runtime.backends import (
+    BACKENDS,
+    BackendUnavailableError,
+    ModelFileError,
+    ModelLoadError,
+    ModelRunError,
+)
 from adu_depth_core.runtime.estimator import DepthEstimator, DepthResult
 from adu_depth_core.runtime.intrinsics import scale_camera_info, scale_intrinsics
 from adu_depth_core.runtime.preprocess import ImageError
@@ -16,6 +22,8 @@ __all__ = [
     "DepthResult",
     "ImageError",
     "ModelFileError",
+    "ModelLoadError",
+    "ModelRunError",
     "scale_camera_info",
     "scale_intrinsics",
 ]

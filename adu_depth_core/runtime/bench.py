@@ -252,7 +252,7 @@ def resolution_gflop(path: Path, kind: str, hw: tuple[int, int], cache_dir: Path
 
 
 def _open_cases(cfg: BenchConfig, path: Path, hw: tuple[int, int], image: str) -> tuple[list, list[BenchRow]]:
-    from adu_depth_core.runtime.backends import BackendUnavailableError, ModelFileError
+    from adu_depth_core.runtime.backends import ModelLoadError
     from adu_depth_core.runtime.estimator import DepthEstimator
 
     cases, skipped = [], []
@@ -269,7 +269,7 @@ def _open_cases(cfg: BenchConfig, path: Path, hw: tuple[int, int], image: str) -
                     num_threads=cfg.num_threads,
                     cache_dir=cfg.cache_dir,
                 )
-            except (ValueError, BackendUnavailableError, ModelFileError) as exc:
+            except ModelLoadError as exc:
                 row.status = f"skipped: {exc}"
                 skipped.append(row)
                 continue

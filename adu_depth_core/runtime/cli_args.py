@@ -30,6 +30,36 @@ def positive_int(text: str) -> int:
     return value
 
 
+def max_threads() -> int:
+    """The most CPU threads a command accepts: 4 per CPU here (more only oversubscribes, or hangs)."""
+    import os
+
+    return 4 * (os.cpu_count() or 1)
+
+
+def thread_count(text: str) -> int:
+    """An argparse type for --threads: 1 .. max_threads()."""
+    value = positive_int(text)
+    if value > max_threads():
+        raise argparse.ArgumentTypeError(
+            f"{value} threads is more than {max_threads()} (4 per CPU of this machine); use at most that"
+        )
+    return value
+
+
+def add_max_pixels_argument(parser: argparse.ArgumentParser) -> None:
+    """--max-input-pixels: refuse larger images (PNG/JPEG judged by their header, before decoding)."""
+    from adu_depth_core.image_size import DEFAULT_MAX_INPUT_PIXELS
+
+    parser.add_argument(
+        "--max-input-pixels",
+        type=int,
+        default=DEFAULT_MAX_INPUT_PIXELS,
+        help="skip images with more pixels than this (PNG/JPEG sizes read from the header, "
+        f"before decoding); 0 = no limit (default {DEFAULT_MAX_INPUT_PIXELS})",
+    )
+
+
 def add_model_arguments(parser: argparse.ArgumentParser, model_default: str | None = "default") -> None:
     """--model, --backend, --device, --precision, --threads, --cache-dir."""
     parser.add_argument(
@@ -43,7 +73,12 @@ def add_model_arguments(parser: argparse.ArgumentParser, model_default: str | No
         "--device", default=None, help="cpu, cuda or cuda:N (default: cpu; cuda:0 for TensorRT)"
     )
     parser.add_argument("--precision", default="fp32", choices=PRECISION_CHOICES, help="numeric precision")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch / ONNX Runtime")
+    parser.add_argument(
+        "--threads",
+        type=thread_count,
+        default=None,
+        help="CPU threads for torch / ONNX Runtime (at most 4 per CPU)",
+    )
     parser.add_argument("--cache-dir", default=None, help="where exported ONNX / built engines are cached")
 
 

@@ -27,8 +27,22 @@ from pathlib import Path
 import numpy as np
 
 from adu_depth_core.checkpoint import ModelCard
-from adu_depth_core.runtime.backends import BACKENDS, choose_backend, model_kind, resolve_device
-from adu_depth_core.runtime.backends.base import PRECISIONS, Backend, BackendOptions, ModelFileError
+from adu_depth_core.runtime.backends import (
+    BACKENDS,
+    check_device,
+    choose_backend,
+    model_kind,
+    resolve_device,
+)
+from adu_depth_core.runtime.backends.base import (
+    PRECISIONS,
+    Backend,
+    BackendOptions,
+    ModelFileError,
+    ModelLoadError,
+    ModelRunError,
+    check_runnable,
+)
 from adu_depth_core.runtime.intrinsics import (
     canonical_depth_scale,
     check_K,
@@ -84,7 +98,23 @@ class DepthEstimator:
         self._warned_no_fx = False
 
     @classmethod
-    def from_file(
+    def from_file(cls, path: str | os.PathLike, *args, **kwargs) -> DepthEstimator:
+        """Load a model (arguments of ``_load``); every failure is a ModelLoadError with a clear message."""
+        try:
+            est = cls._load(path, *args, **kwargs)
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # any backend's own error types (and torch's AssertionError for CUDA)
+            raise ModelLoadError(f"cannot load model '{path}': {type(exc).__name__}: {exc}") from exc
+        try:
+            check_runnable(est.card, f"model '{path}'")
+        except ModelLoadError:
+            est.close()
+            raise
+        return est
+
+    @classmethod
+    def _load(
         cls,
         path: str | os.PathLike,
         backend: str = "auto",
@@ -103,6 +133,7 @@ class DepthEstimator:
         ``input_size`` (h, w) overrides the card's network size (checkpoints only).
         """
         device = resolve_device(device)
+        check_device(device)
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got '{precision}'")
         if backend != "auto":
@@ -157,7 +188,7 @@ class DepthEstimator:
         scale, fx_px, source = self._metric_scale(image.shape[:2], fx, K)
         x = preprocess(image, *self.network_hw, dtype=self.backend.input_dtype)
         t1 = time.perf_counter()
-        depth, sigma = self.backend.run(x)
+        depth, sigma = self._run(x)
         t2 = time.perf_counter()
         depth_m, sigma_m = postprocess(depth, sigma, out_hw)
         if scale != 1.0:  # new arrays: a backend may own the buffers postprocess returned
@@ -200,6 +231,13 @@ class DepthEstimator:
         K_img = np.array([[fx, 0.0, 0.0], [0.0, fx, 0.0], [0.0, 0.0, 1.0]])
         fx_net = network_focal_px(K_img, image_hw, self.network_hw)
         return canonical_depth_scale(self.canonical_focal_px, fx_net), float(fx), "given"
+
+    def _run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The backend on one preprocessed batch; its failures become ModelRunError."""
+        try:
+            return self.backend.run(x)
+        except Exception as exc:  # whatever the backend library raises (OOM, device lost, bad graph)
+            raise ModelRunError(f"{self.describe()} failed: {type(exc).__name__}: {exc}") from exc
 
     def _output_hw(self, image_hw: tuple[int, int], output: str | tuple[int, int]) -> tuple[int, int] | None:
         if output == "input":

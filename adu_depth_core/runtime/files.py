@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from adu_depth_core.image_encodings import depth_to_mm
+from adu_depth_core.image_size import check_pixels, compressed_size
 from adu_depth_core.runtime.cache import write_atomic
 from adu_depth_core.runtime.colormap import colorize_depth, colorize_sigma
 from adu_depth_core.runtime.geometry import backproject
@@ -35,23 +36,39 @@ def list_inputs(path: Path) -> tuple[str, list[Path]]:
     return "images", [path]
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    """An image file as H x W x 3 uint8 RGB (grey and alpha are converted); ValueError if unreadable."""
+def read_rgb(path: Path, max_pixels: int = 0) -> np.ndarray:
+    """An image file as H x W x 3 uint8 RGB (grey and alpha are converted); ValueError if unreadable.
+
+    With ``max_pixels`` > 0 a larger image is refused (ImageTooLargeError): PNG/JPEG before decoding.
+    """
+    if max_pixels:
+        with open(path, "rb") as f:
+            size = compressed_size(f.read(1 << 18))
+        if size is not None:
+            check_pixels(*size, max_pixels, f"image {path}")
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise ValueError(f"cannot read image {path} (not an image, or corrupt)")
+    check_pixels(*bgr.shape[:2], max_pixels, f"image {path}")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def video_frames(
-    path: Path, every: int = 1, max_frames: int | None = None
+    path: Path, every: int = 1, max_frames: int | None = None, max_pixels: int = 0
 ) -> Iterator[tuple[str, np.ndarray]]:
-    """(name, RGB frame) for every ``every``-th frame of a video; ValueError now if it cannot be opened."""
+    """(name, RGB frame) for every ``every``-th frame of a video; ValueError now if it cannot be opened
+    (or, with ``max_pixels`` > 0, if its frames are larger than that)."""
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every}")
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise ValueError(f"cannot open video {path} (unsupported codec or corrupt file)")
+    h, w = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+    try:
+        check_pixels(h, w, max_pixels, f"video {path}")
+    except ValueError:
+        cap.release()
+        raise
     return _read_frames(cap, path.stem, every, max_frames)
 
 

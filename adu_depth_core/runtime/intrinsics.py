@@ -101,7 +101,7 @@ def intrinsics_from_camera_info(
 ) -> Intrinsics:
     """Validate CameraInfo fields (size, K, P; an all-zero P means 'use K') -> Intrinsics, else IntrinsicsError."""
     if width == 0 or height == 0:
-        raise IntrinsicsError(f"camera_info has zero size ({width}x{height}); is the camera calibrated?")
+        raise IntrinsicsError(f"camera_info has zero size ({height}x{width} HxW); is the camera calibrated?")
     try:
         K = check_K(k)
     except IntrinsicsError as exc:

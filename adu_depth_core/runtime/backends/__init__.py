@@ -14,6 +14,8 @@ from adu_depth_core.runtime.backends.base import (
     BackendOptions,
     BackendUnavailableError,
     ModelFileError,
+    ModelLoadError,
+    ModelRunError,
     has_module,
     model_kind,
 )
@@ -71,6 +73,15 @@ def resolve_device(device: str | None) -> str | None:
     return "cuda:0" if cuda_available() else "cpu"
 
 
+def check_device(device: str | None) -> None:
+    """Refuse a CUDA device on a machine without a usable GPU, before any backend tries it."""
+    if device is not None and device.startswith("cuda") and not cuda_available():
+        raise BackendUnavailableError(
+            f"device '{device}' was asked for, but no CUDA GPU is usable here (no driver, no device, "
+            "or libraries built without CUDA); use device 'cpu' or 'auto'"
+        )
+
+
 def choose_backend(kind: str, device: str | None, prefer_fast: bool = False) -> str:
     """What ``backend='auto'`` means for a file kind and device (None = cpu).
 
@@ -93,6 +104,9 @@ __all__ = [
     "BackendOptions",
     "BackendUnavailableError",
     "ModelFileError",
+    "ModelLoadError",
+    "ModelRunError",
+    "check_device",
     "choose_backend",
     "cuda_available",
     "resolve_device",

@@ -27,12 +27,37 @@ ONNX_SUFFIXES = (".onnx",)
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 
 
-class ModelFileError(RuntimeError):
+class ModelLoadError(RuntimeError):
+    """A model cannot be loaded or run; the one error type callers catch, whatever the backend raised.
+
+    ``DepthEstimator.from_file`` and ``DepthEstimator.infer`` turn every failure of a model file,
+    device, backend library or backend run into this type (or a subclass) with a message that says
+    what is wrong and what to do; the original exception is chained as ``__cause__``.
+    """
+
+
+class ModelFileError(ModelLoadError):
     """A model file is missing, corrupt, truncated, or not shaped like an adu-depth model."""
 
 
-class BackendUnavailableError(RuntimeError):
+class BackendUnavailableError(ModelLoadError):
     """The library a backend needs is not installed (or cannot run on this machine)."""
+
+
+class ModelRunError(ModelLoadError):
+    """A loaded model failed while running on an image (backend error, device lost, out of memory)."""
+
+
+STEREO_ARCHS = ("teacher",)  # stereo models: trained and distilled from, never run on one image
+
+
+def check_runnable(card: ModelCard, source: str) -> None:
+    """Refuse a model the runtime cannot run on one image (the stereo teacher) with a clear message."""
+    if card.arch in STEREO_ARCHS:
+        raise ModelFileError(
+            f"{source} is a '{card.arch}' (stereo) checkpoint; the runtime runs monocular students: "
+            "distill a student from it (`adu-depth distill`) or use model 'default'"
+        )
 
 
 @dataclass
