@@ -183,7 +183,7 @@ class ModelConfig:
 # ---------------------------------------------------------------------------------------------- losses
 @dataclass
 class LossConfig:
-    """Every weight, exponent and switch of METHOD.md's losses. Defaults: full ADU-Depth (ablation row 6)."""
+    """Every weight, exponent and switch of docs/method.md's losses. Defaults: full ADU-Depth (ablation row 6)."""
 
     # supervised scale-invariant log loss: alpha * sqrt(mean(g^2) - lam * mean(g)^2), per image
     alpha: float = 10.0
@@ -244,7 +244,7 @@ class LossConfig:
 
     @classmethod
     def ablation_row(cls, row: int | str, **overrides: Any) -> LossConfig:
-        """Preset of METHOD.md's ablation: 1..6 or 'teacher' (stage-1 losses); ``overrides`` set other fields."""
+        """Preset of docs/method.md's ablation: 1..6 or 'teacher' (stage-1 losses); ``overrides`` set other fields."""
         return from_dict(cls, {**ABLATION_ROWS.get(str(row))(), **overrides})
 
 

@@ -140,7 +140,7 @@ class TeacherTask(nn.Module):
 
 
 class DistillationTask(nn.Module):
-    """Stage 2: student + training-only adapters learn from GT and a frozen teacher (METHOD.md total loss)."""
+    """Stage 2: student + training-only adapters learn from GT and a frozen teacher (docs/method.md total loss)."""
 
     def __init__(
         self,

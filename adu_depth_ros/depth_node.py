@@ -3,7 +3,7 @@
 Run ``ros2 run adu_depth_ros depth_node --ros-args --params-file config/depth.yaml``;
 add ``--lifecycle`` for the managed variant (model loaded on configure,
 subscriptions on activate) and ``--shm-segment-mb 32`` to publish large clouds
-through Fast DDS shared memory (see ``transport.py``). Topics and parameters: see ROS.md and ``params.py``.
+through Fast DDS shared memory (see ``transport.py``). Topics and parameters: see docs/ros_interface.md and ``params.py``.
 """
 
 from __future__ import annotations

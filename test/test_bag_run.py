@@ -67,7 +67,9 @@ def test_sample_bag_topics(sample_bag):
     assert {m.header.frame_id for t, m in decoded if t == "/lidar/points"} == {"lidar"}
     ((_, mid),) = _read(sample_bag, "/middlebury/left/depth")
     depth = _array(mid, "<f4")
-    assert depth.shape == (500, 741) and 2.0 < np.nanmin(depth) < np.nanmax(depth) < 5.1  # DATA.md: 2.1-5.0 m
+    assert (
+        depth.shape == (500, 741) and 2.0 < np.nanmin(depth) < np.nanmax(depth) < 5.1
+    )  # Middlebury calibration: 2.1-5.0 m
 
 
 def test_sample_bag_lidar_agrees_with_its_dense_ground_truth(sample_bag, tmp_path):

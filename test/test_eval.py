@@ -40,7 +40,7 @@ def _sample(i: int, rng: np.random.Generator, empty: bool = False) -> StereoSamp
 
 
 def _reference(sample: StereoSample, crop: bool, scale: bool) -> dict[str, float]:
-    """Independent per-image metrics: Garg crop from METHOD.md's fractions, range (0.5, 80) m."""
+    """Independent per-image metrics: Garg crop from docs/method.md's fractions, range (0.5, 80) m."""
     pred = 2.0 + 30.0 * (sample.left[..., 0].astype(np.float64) / 255.0)
     gt = sample.depth_m.astype(np.float64)
     keep = np.isfinite(gt) & (gt > 0.5) & (gt < 80.0)

@@ -1,4 +1,4 @@
-"""Every ADU-Depth loss against an independent numpy computation, plus the behaviours METHOD.md asks for."""
+"""Every ADU-Depth loss against an independent numpy computation, plus the behaviours docs/method.md asks for."""
 
 from __future__ import annotations
 

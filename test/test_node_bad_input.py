@@ -1,4 +1,4 @@
-"""Every bad input of ROS.md: one clear log line (on /rosout), a diagnostics status, and the next good frame served."""
+"""Every bad input of docs/ros_interface.md: one clear log line (on /rosout), a diagnostics status, and the next good frame served."""
 
 from __future__ import annotations
 

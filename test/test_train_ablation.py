@@ -1,4 +1,4 @@
-"""The ablation's bookkeeping: each row's config is its METHOD.md preset, finished runs are reused, and the
+"""The ablation's bookkeeping: each row's config is its docs/method.md preset, finished runs are reused, and the
 table's mean ± std and AbsRel ratios match an independent computation."""
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ rectification and left-view depth), so converting first or training straight fro
 the bag gives the same samples. Optional: a stereo teacher's pseudo-labels
 (-> ``teacher_depth/``, float32 m) and their confidence ``exp(-b)`` in (0, 1]
 (-> ``confidence/``), ``b`` being the teacher's Laplace scale of log-depth
-(METHOD.md). Pairs are written one at a time (each file atomically) with
+(docs/method.md). Pairs are written one at a time (each file atomically) with
 ``frames.csv`` (stem, stamp) flushed per row, so an interrupted run leaves a
 usable dataset of the pairs done.
 """

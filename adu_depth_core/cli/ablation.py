@@ -1,4 +1,4 @@
-"""``adu-depth ablation``: METHOD.md rows 1-6 + teacher over seeds, as a markdown table."""
+"""``adu-depth ablation``: docs/method.md rows 1-6 + teacher over seeds, as a markdown table."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 
 COMMAND = "ablation"
-HELP = "Run METHOD.md's ablation (rows 1-6 + teacher, several seeds) and write a mean ± std table."
+HELP = "Run docs/method.md's ablation (rows 1-6 + teacher, several seeds) and write a mean ± std table."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

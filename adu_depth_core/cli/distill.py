@@ -1,11 +1,11 @@
-"""``adu-depth distill``: stage 2 of METHOD.md, a monocular student from a frozen stereo teacher."""
+"""``adu-depth distill``: stage 2 of docs/method.md, a monocular student from a frozen stereo teacher."""
 
 from __future__ import annotations
 
 import argparse
 
 COMMAND = "distill"
-HELP = "Distil a monocular student from a frozen stereo teacher (METHOD.md stage 2); torchrun-able."
+HELP = "Distil a monocular student from a frozen stereo teacher (docs/method.md stage 2); torchrun-able."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,11 +1,11 @@
-"""``adu-depth train-teacher``: stage 1 of METHOD.md, the stereo teacher on pairs with ground truth."""
+"""``adu-depth train-teacher``: stage 1 of docs/method.md, the stereo teacher on pairs with ground truth."""
 
 from __future__ import annotations
 
 import argparse
 
 COMMAND = "train-teacher"
-HELP = "Train the stereo teacher (METHOD.md stage 1) from a YAML config; torchrun-able."
+HELP = "Train the stereo teacher (docs/method.md stage 1) from a YAML config; torchrun-able."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""ADU-Depth losses (METHOD.md): SILog, Laplace NLL + teacher confidence, AFD, FRD."""
+"""ADU-Depth losses (docs/method.md): SILog, Laplace NLL + teacher confidence, AFD, FRD."""
 
 from adu_depth_core.losses.feature_distill import attention_map, feature_distill_loss
 from adu_depth_core.losses.response_distill import depth_weight, focal_weight, response_distill_loss

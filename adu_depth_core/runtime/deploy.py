@@ -22,5 +22,5 @@ class DeployModel(nn.Module):
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.model(image)
         depth = out["depth"]
-        sigma = math.sqrt(2.0) * torch.exp(out["log_b"]) * depth  # METHOD.md: sigma_d = sqrt(2) b d
+        sigma = math.sqrt(2.0) * torch.exp(out["log_b"]) * depth  # docs/method.md: sigma_d = sqrt(2) b d
         return depth, sigma

@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DepthResult:
-    """Depth and its standard deviation (METHOD.md: sigma = sqrt(2) b d), both H x W float32 metres."""
+    """Depth and its standard deviation (docs/method.md: sigma = sqrt(2) b d), both H x W float32 metres."""
 
     depth_m: np.ndarray
     sigma_m: np.ndarray

@@ -1,4 +1,4 @@
-"""METHOD.md's ablation in one command: rows 1-6 (+ the teacher) x seeds, evaluated on held-out sets,
+"""docs/method.md's ablation in one command: rows 1-6 (+ the teacher) x seeds, evaluated on held-out sets,
 written as markdown tables of mean ± std over seeds.
 
 One teacher is trained once (or reused from its run folder) and shared by every row and seed;
@@ -194,7 +194,7 @@ def write_results(cfg, results, teacher_eval, teacher_ckpt, timing, command) -> 
     """ablation.md (tables per eval set), ablation_runs.csv (every run) and ablation_config.yaml beside it."""
     out = Path(cfg.results)
     lines = [
-        "# Ablation (METHOD.md rows 1-6 + teacher)",
+        "# Ablation (docs/method.md rows 1-6 + teacher)",
         "",
         f"- command: `{command}`" if command else "- command: (library call)",
         f"- seeds: {cfg.seeds}; rows: {cfg.rows}; one teacher shared by all rows and seeds: `{teacher_ckpt}`",
