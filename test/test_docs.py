@@ -427,3 +427,18 @@ def test_the_readme_python_snippet_runs(tmp_path):
     scope: dict = {}
     exec(compile(snippet.replace('"street.jpg"', repr(str(photo))), "README.md", "exec"), scope)
     assert scope["result"].depth_m.shape == (90, 160) and np.isfinite(scope["result"].depth_m).all()
+
+
+def test_nothing_cites_a_design_document_outside_the_repository():
+    """The project's docs stand alone: no file points at design notes that do not ship with it."""
+    import re
+    import subprocess
+
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    pattern = re.compile(r"(?<![\w/])(METHOD|ROS|DATA|STYLE|ENVIRONMENT)\.md|shared/" + "design")
+    offenders = []
+    for name in files.split():
+        path = ROOT / name
+        if path.suffix in (".py", ".md", ".yaml", ".yml", ".xml", ".txt", ".cfg", ".toml") and path.is_file():
+            offenders += [f"{name}: {m.group(0)}" for m in pattern.finditer(path.read_text(errors="replace"))]
+    assert not offenders, offenders
