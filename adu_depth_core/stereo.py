@@ -62,9 +62,14 @@ def sgbm_disparity(
     return disp
 
 
-def network_size(image_hw: tuple[int, int], multiple: int = 32) -> tuple[int, int]:
-    """The image size rounded to the nearest multiples of ``multiple`` (aspect ratio kept)."""
-    return tuple(max(multiple, int(round(v / multiple)) * multiple) for v in image_hw)
+def network_size(
+    image_hw: tuple[int, int], multiple: int = 32, max_width: int | None = None
+) -> tuple[int, int]:
+    """The image size (scaled down to ``max_width`` if wider) rounded to multiples of ``multiple``."""
+    h, w = image_hw
+    if max_width is not None and w > max_width:
+        h, w = h * max_width / w, max_width
+    return tuple(max(multiple, int(round(v / multiple)) * multiple) for v in (h, w))
 
 
 def teacher_disparity(
@@ -76,7 +81,8 @@ def teacher_disparity(
     input_hw: tuple[int, int] | None = None,
 ) -> dict[str, np.ndarray]:
     """Run a stereo teacher on a rectified uint8 RGB pair at ``input_hw`` (default: the image size rounded
-    to multiples of 32) -> disparity (px of the image), depth (m) and sigma (m), each (H, W) float32."""
+    to multiples of 32) -> disparity (px of the image), depth (m), sigma (m) and confidence exp(-b) (the
+    distillation's c_T before normalisation), each (H, W) float32."""
     import torch
 
     from adu_depth_core.runtime.intrinsics import make_K, network_focal_px
@@ -91,9 +97,6 @@ def teacher_disparity(
         out = model(*x, fx_net * float(baseline_m))
     disp = out["disparity"][0, 0].float().cpu().numpy() * (w / net_hw[1])  # back to image pixels
     depth = out["depth"][0, 0].float().cpu().numpy()
-    sigma = (math.sqrt(2.0) * torch.exp(out["log_b"][0, 0].float()).cpu().numpy()) * depth
-    return {
-        "disparity": resize_map(disp, h, w),
-        "depth": resize_map(depth, h, w),
-        "sigma": resize_map(sigma, h, w),
-    }
+    b = torch.exp(out["log_b"][0, 0].float()).cpu().numpy()
+    maps = {"disparity": disp, "depth": depth, "sigma": math.sqrt(2.0) * b * depth, "confidence": np.exp(-b)}
+    return {k: resize_map(v, h, w) for k, v in maps.items()}

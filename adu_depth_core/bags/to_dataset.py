@@ -56,9 +56,14 @@ class DatasetStats:
 
 
 class TeacherLabeler:
-    """A frozen stereo teacher that labels rectified pairs: depth (m) and confidence exp(-b) per pixel."""
+    """A frozen stereo teacher that labels rectified pairs: depth (m) and confidence exp(-b) per pixel.
 
-    def __init__(self, checkpoint: str | os.PathLike, device: str = "cpu") -> None:
+    The teacher runs at the pair's own size (rounded to multiples of 32, at most ``max_width`` wide),
+    not at its card's training size: it predicts disparity and takes the pair's fx and baseline, so
+    it needs no fixed input and a non-KITTI aspect ratio is not squashed.
+    """
+
+    def __init__(self, checkpoint: str | os.PathLike, device: str = "cpu", max_width: int = 1280) -> None:
         import torch
 
         from adu_depth_core.models import load_model
@@ -69,27 +74,19 @@ class TeacherLabeler:
             raise BagError(f"--teacher {checkpoint} is a '{card.arch}' checkpoint; give a stereo teacher's")
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
-        self.hw = (card.input_height, card.input_width)
+        self.max_width = max_width
 
     def __call__(
         self, left: np.ndarray, right: np.ndarray, K: np.ndarray, baseline_m: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """(H, W, 3) uint8 RGB pair with its K and baseline -> (depth_m, confidence), (H, W) float32 each."""
-        import torch
-
-        from adu_depth_core.runtime.intrinsics import network_focal_px
-        from adu_depth_core.runtime.preprocess import preprocess, resize_map
+        from adu_depth_core.stereo import network_size, teacher_disparity
 
         if not baseline_m or baseline_m <= 0:
             raise BagError(f"the teacher needs the stereo baseline; got baseline_m={baseline_m}")
-        fb = network_focal_px(K, left.shape[:2], self.hw) * float(baseline_m)
-        tensors = [torch.from_numpy(preprocess(im, *self.hw)).to(self.device) for im in (left, right)]
-        with torch.no_grad():
-            out = self.model(*tensors, fb)
-        depth = out["depth"][0, 0].float().cpu().numpy()
-        conf = torch.exp(-torch.exp(out["log_b"][0, 0].float())).cpu().numpy()
-        h, w = left.shape[:2]
-        return resize_map(depth, h, w), np.clip(resize_map(conf, h, w), 0.0, 1.0)
+        hw = network_size(left.shape[:2], max_width=self.max_width)
+        out = teacher_disparity(self.model, left, right, float(K[0, 0]), float(baseline_m), hw)
+        return out["depth"], np.clip(out["confidence"], 0.0, 1.0)
 
 
 def _match_report(
