@@ -116,13 +116,15 @@ def cones_rows(students: dict, real: Path) -> list[dict]:
 
 
 def stereo_rows(teacher, real: Path | None) -> list[dict]:
-    model, _ = teacher
+    model, card = teacher
     rows = []
     if real is not None:
         c = read_cones(real / "middlebury2003_cones")
         max_d = float(np.nanmax(c["disparity"])) * 1.2
         preds = {
-            "teacher": teacher_disparity(model, c["left"], c["right"], 1000.0, 0.1)["disparity"],
+            "teacher": teacher_disparity(
+                model, c["left"], c["right"], 1000.0, 0.1, max_width=card.input_width
+            )["disparity"],
             "SGBM": sgbm_disparity(c["left"], c["right"], max_d),
         }
         for name, d in preds.items():
@@ -134,7 +136,7 @@ def stereo_rows(teacher, real: Path | None) -> list[dict]:
     s = MiddleburyMotorcycle()[0]
     fb = s.K[0, 0] * s.baseline_m
     gt_disp = np.nan_to_num(fb / s.depth_m)  # aligned pair: disparity = f B / z (0 = unknown)
-    out = teacher_disparity(model, s.left, s.right, s.K[0, 0], s.baseline_m)
+    out = teacher_disparity(model, s.left, s.right, s.K[0, 0], s.baseline_m, max_width=card.input_width)
     preds = {"teacher": out["disparity"], "SGBM": sgbm_disparity(s.left, s.right, float(gt_disp.max()) * 1.2)}
     for name, d in preds.items():
         depth = np.where(np.isfinite(d) & (d > 0), fb / np.maximum(d, 1e-6), np.nan)

@@ -276,20 +276,20 @@ def test_bag_to_dataset_then_distill_gives_a_student(stereo_bag, tmp_path, tiny_
 
 
 def test_teacher_labels_at_the_pairs_own_size_not_the_cards(tiny_teacher_ckpt):
-    """A pair of another aspect ratio is labelled at its own size (no squash to the card's 64x128)."""
+    """A pair of another aspect ratio is labelled at its own size (no squash to the card's 64x128)"""
     import torch
 
     from adu_depth_core.bags.to_dataset import TeacherLabeler
     from adu_depth_core.models import load_model
 
     rng = np.random.default_rng(3)
-    left, right = (rng.integers(0, 256, (96, 160, 3), dtype=np.uint8) for _ in range(2))
-    K = np.array([[120.0, 0, 79.5], [0, 120.0, 47.5], [0, 0, 1]])
+    left, right = (rng.integers(0, 256, (96, 96, 3), dtype=np.uint8) for _ in range(2))
+    K = np.array([[120.0, 0, 47.5], [0, 120.0, 47.5], [0, 0, 1]])
     depth, conf = TeacherLabeler(tiny_teacher_ckpt)(left, right, K, 0.3)
     teacher, _ = load_model(tiny_teacher_ckpt)
     x = [torch.from_numpy(im).permute(2, 0, 1)[None].float() / 255 for im in (left, right)]
     with torch.no_grad():
         ref = teacher(*x, 120.0 * 0.3)
-    assert depth.shape == conf.shape == (96, 160)
+    assert depth.shape == conf.shape == (96, 96)
     np.testing.assert_allclose(depth, ref["depth"][0, 0].numpy(), rtol=1e-4)
     np.testing.assert_allclose(conf, np.exp(-np.exp(ref["log_b"][0, 0].numpy())), rtol=1e-4, atol=1e-6)

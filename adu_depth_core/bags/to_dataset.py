@@ -58,12 +58,14 @@ class DatasetStats:
 class TeacherLabeler:
     """A frozen stereo teacher that labels rectified pairs: depth (m) and confidence exp(-b) per pixel.
 
-    The teacher runs at the pair's own size (rounded to multiples of 32, at most ``max_width`` wide),
-    not at its card's training size: it predicts disparity and takes the pair's fx and baseline, so
-    it needs no fixed input and a non-KITTI aspect ratio is not squashed.
+    The teacher runs at the pair's own aspect ratio, scaled to at most its card's (training) width and
+    rounded to multiples of 32: it predicts disparity and takes the pair's fx and baseline, so it needs
+    no fixed input, and a non-KITTI aspect ratio is not squashed.
     """
 
-    def __init__(self, checkpoint: str | os.PathLike, device: str = "cpu", max_width: int = 1280) -> None:
+    def __init__(
+        self, checkpoint: str | os.PathLike, device: str = "cpu", max_width: int | None = None
+    ) -> None:
         import torch
 
         from adu_depth_core.models import load_model
@@ -74,7 +76,7 @@ class TeacherLabeler:
             raise BagError(f"--teacher {checkpoint} is a '{card.arch}' checkpoint; give a stereo teacher's")
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
-        self.max_width = max_width
+        self.max_width = max_width or card.input_width
 
     def __call__(
         self, left: np.ndarray, right: np.ndarray, K: np.ndarray, baseline_m: float
