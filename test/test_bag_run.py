@@ -11,9 +11,10 @@ from rosbags.typesys import Stores, get_typestore
 
 from adu_depth_core.bags import messages as M
 from adu_depth_core.bags.io import list_topics
-from adu_depth_core.bags.run import FrameOutputs, RunConfig, RunStats, run_bag
+from adu_depth_core.bags.run import BagRunConfig, FrameOutputs, RunStats, run_bag
 from adu_depth_core.cli.main import main
 from adu_depth_core.metrics import depth_metrics
+from adu_depth_core.recipe import RecipeConfig
 
 TS = get_typestore(Stores.ROS2_JAZZY)
 
@@ -273,7 +274,7 @@ class _InterruptAt:
 def test_interrupted_run_keeps_the_frames_done(sample_bag, tmp_path, estimator, storage):
     est = _InterruptAt(estimator, n=2)
     stats = RunStats()
-    cfg = RunConfig(image_topic="/stereo/left/image_raw", storage=storage)
+    cfg = BagRunConfig(image_topic="/stereo/left/image_raw", storage=storage)
     with pytest.raises(KeyboardInterrupt):
         run_bag(sample_bag, est, tmp_path / "out", cfg, progress=False, stats=stats)
     assert stats.processed == 1
@@ -324,7 +325,14 @@ def test_outputs_equal_the_depth_node_pipeline(estimator):
     info.k, info.r, info.p = K.ravel(), np.eye(3).ravel(), np.hstack([K, np.zeros((3, 1))]).ravel()
     infos = CameraInfoCache()
     infos.add(info)
-    params = {"max_relative_sigma": 0.5, "points_stride": 2, "min_depth_m": 0.5}
+    params = {
+        "max_relative_sigma": 0.5,
+        "points_stride": 2,
+        "min_depth_m": 0.5,
+        "color_min_depth_m": 1.0,
+        "color_max_depth_m": 30.0,
+        "depth_encoding": "16UC1",
+    }
     node_out = (
         FrameProcessor(est, infos)
         .run(
@@ -334,9 +342,7 @@ def test_outputs_equal_the_depth_node_pipeline(estimator):
         )
         .messages
     )
-    cfg = RunConfig(
-        image_topic="/x", points=True, color=True, max_relative_sigma=0.5, points_stride=2, min_depth_m=0.5
-    )
+    cfg = BagRunConfig(image_topic="/x", points=True, color=True, outputs=RecipeConfig(**params))
     rb_header = M.make_header(t_ns, "cam_optical")
     ours = FrameOutputs(est, cfg)(
         M.image_msg(rgb, "rgb8", rb_header), M.camera_info_msg(K, 96, 48, rb_header), RunStats()
