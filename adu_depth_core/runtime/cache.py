@@ -1,4 +1,4 @@
-"""The user cache for derived model files: ONNX exported from checkpoints, fp16 ONNX, TensorRT engines.
+"""The user cache for derived model files: ONNX exported from checkpoints, fp16 and int8 ONNX, TensorRT engines.
 
 Location: ``$ADU_DEPTH_CACHE``, else ``$XDG_CACHE_HOME/adu-depth``, else
 ``~/.cache/adu-depth``. Every file is named by a hash of what it was made
@@ -59,6 +59,18 @@ def fp16_onnx(onnx_path: Path, cache: Path) -> Path:
     out = cache / "onnx" / f"{onnx_path.stem}-fp16-{key_of(file_sha256(onnx_path))}.onnx"
     if not out.is_file():
         convert_onnx_fp16(onnx_path, out)
+    return out
+
+
+def int8_onnx(onnx_path: Path, cache: Path) -> Path:
+    """int8 (QDQ, calibrated on synthetic frames) version of an fp32 ONNX, made on first use (needs torch)."""
+    from adu_depth_core.quantize import precision_of, quantize_onnx_int8
+
+    if precision_of(onnx_path) == "int8":
+        return onnx_path
+    out = cache / "onnx" / f"{onnx_path.stem}-int8-{key_of(file_sha256(onnx_path))}.onnx"
+    if not out.is_file():
+        quantize_onnx_int8(onnx_path, out)
     return out
 
 

@@ -40,7 +40,7 @@ class BackendOptions:
     """How to run a model; resolved once by ``DepthEstimator.from_file``."""
 
     device: str | None = None  # None: the backend's default ("cpu", or "cuda:0" for TensorRT)
-    precision: str = "fp32"  # fp32 | fp16 | int8 (int8: TensorRT only)
+    precision: str = "fp32"  # fp32 | fp16 | int8 (int8: TensorRT, or ONNX Runtime on CPU)
     num_threads: int | None = None  # CPU threads (torch / ONNX Runtime); None: the library default
     input_size: tuple[int, int] | None = None  # network (h, w) override; None: the model card's
     cache_dir: Path | None = None  # exported ONNX / built engines; None: the user cache dir

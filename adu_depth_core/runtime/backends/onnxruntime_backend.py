@@ -124,17 +124,19 @@ def load(path: Path, kind: str, opts: BackendOptions) -> OnnxRuntimeBackend:
 
     if kind == "engine":
         raise ModelFileError(f"'{path.name}' is a TensorRT engine; run it with backend='tensorrt'")
-    if opts.precision == "int8":
-        raise ValueError("int8 runs only on the tensorrt backend; use fp32 or fp16 with onnxruntime")
     ort = require("onnxruntime", "onnxruntime", INSTALL)
     root = cache.cache_dir(opts.cache_dir)
     if kind == "checkpoint":
         path = cache.onnx_for_checkpoint(path, opts.input_size, root)
     if not path.is_file():
         raise ModelFileError(f"ONNX model not found: {path}")
+    device = opts.device or "cpu"
+    if opts.precision == "int8" and not device.startswith("cpu"):
+        raise ValueError("int8 with onnxruntime runs on the CPU (QDQ); use device cpu, or TensorRT on a GPU")
     if opts.precision == "fp16":
         path = cache.fp16_onnx(path, root)
-    device = opts.device or "cpu"
+    elif opts.precision == "int8":
+        path = cache.int8_onnx(path, root)
     session = open_session(ort, path, opts, device)
     card, input_hw = check_session(session, path, opts)
     precision = session.get_modelmeta().custom_metadata_map.get(PRECISION_KEY, opts.precision)
