@@ -16,7 +16,7 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
-from adu_depth_core.recipe import FrameArrays, FrameRecipe, RecipeConfig
+from adu_depth_core.recipe import FrameArrays, FrameRecipe, RecipeConfig, message_plan
 from adu_depth_core.scale import ScaleState
 from adu_depth_ros import conversions as conv
 from adu_depth_ros.params import DepthNodeConfig
@@ -152,13 +152,12 @@ def recipe_config(cfg: DepthNodeConfig) -> RecipeConfig:
 def to_messages(arrays: FrameArrays, template: CameraInfo | None, header: Header) -> dict[str, Any]:
     """Wrap the recipe's arrays into rclpy messages (the only ROS part of a frame)."""
     out: dict[str, Any] = {}
-    for name, arr in arrays.arrays.items():
-        if name == "points":
-            out[name] = conv.point_cloud(arr, header)
-        elif name == "color":
-            out[name] = conv.numpy_to_image(arr, "rgb8", header)
-        else:
-            out[name] = conv.numpy_to_image(arr, "16UC1" if arr.dtype == np.uint16 else "32FC1", header)
+    for name, arr, encoding in message_plan(arrays):
+        out[name] = (
+            conv.point_cloud(arr, header)
+            if encoding == "points"
+            else conv.numpy_to_image(arr, encoding, header)
+        )
     if arrays.camera is not None and template is not None:
         out["camera_info"] = conv.intrinsics_to_camera_info(template, arrays.camera, header)
     return out

@@ -42,22 +42,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def checkpoint_for(model: str, hw: tuple[int, int], tmp: Path) -> Path:
+    """The checkpoint to quantize: a file, the bundled student, or a random-weight one (bench_node's)."""
+    from bench_node import resolve_model
+
     from adu_depth_core.runtime.estimator import DEFAULT_CHECKPOINT
 
-    if model == "default":
-        return DEFAULT_CHECKPOINT
-    if model != "random":
-        return Path(model)
-    import torch
-
-    from adu_depth_core.checkpoint import ModelCard, save_checkpoint
-    from adu_depth_core.models import create_student
-
-    torch.manual_seed(0)
-    kw = {"encoder": "efficientnet_lite0", "min_depth": 1e-3, "max_depth": 80.0}
-    card = ModelCard(model_kwargs=kw, input_height=hw[0], input_width=hw[1], notes="random, bench")
-    save_checkpoint(tmp / "random.pt", create_student(pretrained=False, **kw).eval().state_dict(), card)
-    return tmp / "random.pt"
+    ns = argparse.Namespace(model=model, network=f"{hw[0]}x{hw[1]}", height=hw[0], width=hw[1])
+    found = resolve_model(ns, tmp)
+    return DEFAULT_CHECKPOINT if found == "default" else Path(found)
 
 
 def time_runs(estimators: dict, hw, rounds: int, frames: int) -> dict[str, list[float]]:
@@ -89,6 +81,7 @@ def absrel(estimators: dict, samples) -> dict[str, float]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from adu_depth_core.data.synthetic import SyntheticStereo
     from adu_depth_core.export import export_checkpoint
     from adu_depth_core.quantize import CALIB_SEED, quantize_onnx_int8, synthetic_frames

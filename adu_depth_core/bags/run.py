@@ -19,12 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from adu_depth_core.bags import messages as M
 from adu_depth_core.bags.io import IMAGE_TYPES, BagError, BagReader, BagWriter, RawMessage
 from adu_depth_core.bags.matching import StampIndex
-from adu_depth_core.recipe import OUTPUTS, FrameArrays, FrameRecipe, RecipeConfig, output_topic
+from adu_depth_core.recipe import OUTPUTS, FrameArrays, FrameRecipe, RecipeConfig, message_plan, output_topic
 from adu_depth_core.runtime.preprocess import ImageError
 
 log = logging.getLogger(__name__)
@@ -74,13 +72,10 @@ class RunStats:
 def to_messages(arrays: FrameArrays, template: Any | None, header: Any) -> dict[str, Any]:
     """Wrap the recipe's arrays into rosbags messages, as the node wraps them into rclpy ones."""
     out: dict[str, Any] = {}
-    for name, arr in arrays.arrays.items():
-        if name == "points":
-            out[name] = M.pointcloud_msg(arr, header)
-        elif name == "color":
-            out[name] = M.image_msg(arr, "rgb8", header)
-        else:
-            out[name] = M.image_msg(arr, "16UC1" if arr.dtype == np.uint16 else "32FC1", header)
+    for name, arr, encoding in message_plan(arrays):
+        out[name] = (
+            M.pointcloud_msg(arr, header) if encoding == "points" else M.image_msg(arr, encoding, header)
+        )
     if arrays.camera is not None and template is not None:
         out["camera_info"] = M.rescaled_camera_info(
             template, arrays.camera.height, arrays.camera.width, header

@@ -49,6 +49,17 @@ class FrameArrays:
     scale: ScaleState | None = None
 
 
+def message_plan(arrays: FrameArrays) -> list[tuple[str, np.ndarray, str]]:
+    """(output name, array, encoding) per array output, in the order made; 'points' for the cloud."""
+    plan = []
+    for name, arr in arrays.arrays.items():
+        if name in ("points", "color"):
+            plan.append((name, arr, "points" if name == "points" else "rgb8"))
+        else:
+            plan.append((name, arr, "16UC1" if arr.dtype == np.uint16 else "32FC1"))
+    return plan
+
+
 def check_camera(camera: Intrinsics | None, image_hw: tuple[int, int]) -> tuple[Intrinsics | None, str]:
     """The camera if it belongs to an image of ``image_hw``, else (None, why not)."""
     if camera is None:
