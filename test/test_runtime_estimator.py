@@ -212,7 +212,7 @@ def test_other_bad_requests(tiny_student_ckpt, tiny_onnx, tmp_path, photo):
     with pytest.raises(ModelFileError, match="torch backend runs checkpoints"):
         DepthEstimator.from_file(tiny_onnx, backend="torch")
     with pytest.raises(ValueError, match="int8 runs only on the tensorrt backend"):
-        DepthEstimator.from_file(tiny_onnx, precision="int8")
+        DepthEstimator.from_file(tiny_student_ckpt, backend="torch", precision="int8")
     with pytest.raises(ValueError, match="fp16 with the torch backend needs a CUDA"):
         DepthEstimator.from_file(tiny_student_ckpt, backend="torch", precision="fp16")
     with pytest.raises(ValueError, match="re-export it for 96x160"):
