@@ -102,7 +102,7 @@ def accuracy_vs_fp32(
     """Run both files (ONNX Runtime CPU) on ``images``; how far int8 depth is from fp32 depth."""
     import onnxruntime as ort
 
-    from adu_depth_core.runtime.backends.onnxruntime_backend import session_options
+    from adu_depth_core.runtime.backends.base import session_options
     from adu_depth_core.runtime.preprocess import preprocess
 
     def session(p):

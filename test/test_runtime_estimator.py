@@ -26,9 +26,9 @@ def shared_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_onnx(tiny_student_ckpt, shared_cache) -> Path:
-    from adu_depth_core.runtime import cache
+    from adu_depth_core.runtime import cache, derived
 
-    return cache.onnx_for_checkpoint(tiny_student_ckpt, None, cache.cache_dir(shared_cache))
+    return derived.onnx_for_checkpoint(tiny_student_ckpt, None, cache.cache_dir(shared_cache))
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-from adu_depth_core.bags.io import BagError, RawMessage, TopicInfo, jazzy_typestore
+from adu_depth_core.bags.records import BagError, RawMessage, TopicInfo, jazzy_typestore
 
 log = logging.getLogger(__name__)
 

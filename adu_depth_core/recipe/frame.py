@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from adu_depth_core.recipe import kernels
+import adu_depth_core.recipe.kernels as kernels
 from adu_depth_core.recipe.outputs import OUTPUTS, RecipeConfig
 from adu_depth_core.runtime import colormap
 from adu_depth_core.runtime.intrinsics import Intrinsics, scale_intrinsics, scale_projection

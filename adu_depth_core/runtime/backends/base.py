@@ -21,6 +21,9 @@ FORMAT_KEY = "adu_depth.format"
 PRECISION_KEY = "adu_depth.precision"  # "fp32" or "fp16": what the ONNX computes in
 ONNX_FORMAT = "adu-depth-onnx/1"
 PRECISIONS = ("fp32", "fp16", "int8")
+TENSORRT_INSTALL = (
+    "TensorRT comes with JetPack / the NVIDIA TensorRT Python wheel, pycuda with `pip install pycuda`"
+)
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
 ONNX_SUFFIXES = (".onnx",)
@@ -120,3 +123,15 @@ class Backend(ABC):
     def describe(self) -> str:
         h, w = self.input_hw
         return f"{self.name} {self.precision} on {self.device}, input {h}x{w}"
+
+
+def session_options(ort, num_threads: int | None):
+    """All graph optimisations (constant folding, Conv+BN/activation fusion, layout), sequential execution."""
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.inter_op_num_threads = 1
+    if num_threads:
+        so.intra_op_num_threads = int(num_threads)
+    so.log_severity_level = 3  # errors only
+    return so
