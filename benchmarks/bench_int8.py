@@ -6,8 +6,8 @@
 The fp32 ONNX is exported from the checkpoint at ``--network``; each int8
 variant (activation/weight types) is made by ``adu_depth_core.quantize``
 (calibrated on synthetic street frames of other seeds). Speed: the backend's
-``run`` on one preprocessed frame, interleaved fp32 / int8 over ``--rounds`` so
-load drifts cancel in the ratio. Accuracy: AbsRel against the ground truth of
+``run`` on one preprocessed frame, fp32 and int8 variants in turn frame by frame
+(``--rounds`` x ``--frames`` each) so load drifts cancel in the ratio. Accuracy: AbsRel against the ground truth of
 ``--held-out`` synthetic scenes (seeds not used for calibration) and of the
 KITTI object frames (LiDAR), for fp32 and int8 through ``DepthEstimator`` with
 the frame's K (evaluation only).
@@ -53,17 +53,16 @@ def checkpoint_for(model: str, hw: tuple[int, int], tmp: Path) -> Path:
 
 
 def time_runs(estimators: dict, hw, rounds: int, frames: int) -> dict[str, list[float]]:
-    """ms per backend run (network only), interleaved by round."""
+    """ms per backend run (network only), variants interleaved frame by frame."""
     x = np.random.default_rng(0).random((1, 3, *hw), dtype=np.float32)
     times = {k: [] for k in estimators}
     for est in estimators.values():
         est.backend.run(x)  # warm-up
-    for _ in range(rounds):
+    for _ in range(rounds * frames):  # frame by frame in turn, so load drifts hit every variant alike
         for name, est in estimators.items():
-            for _ in range(frames):
-                t0 = time.perf_counter()
-                est.backend.run(x)
-                times[name].append(1e3 * (time.perf_counter() - t0))
+            t0 = time.perf_counter()
+            est.backend.run(x)
+            times[name].append(1e3 * (time.perf_counter() - t0))
     return times
 
 

@@ -201,6 +201,26 @@ def test_run_bag_opens_with_the_mcap_reader(sample_bag, tmp_path, tiny_student_c
     assert seen["/depth/camera_info"][0].width == 128
 
 
+def test_cli_honours_colour_range_and_encoding(sample_bag, tmp_path, tiny_student_ckpt):
+    """Output settings reach the outputs: the fixed colour range and 16UC1 (resolution: test_recipe.py)."""
+    from adu_depth_core.runtime.colormap import colorize_depth
+
+    flags = ["--color-min-depth", "2", "--color-max-depth", "30"]
+    flags += ["--depth-encoding", "16UC1", "--color", "--no-copy", "--quiet"]
+    out = tmp_path / "run"
+    args = ["bag-run", "--bag", str(sample_bag), "--model", str(tiny_student_ckpt)]
+    assert main([*args, "--image-topic", "/stereo/left/image_raw", "--out", str(out), *flags]) == 0
+    (_, depth), (_, color) = _read(out, "/depth")[0], _read(out, "/depth/color")[0]
+    assert (depth.encoding, depth.height, depth.width) == ("16UC1", 64, 128)
+    depth_m = _array(depth, "<u2").astype(np.float32) / 1000.0
+    depth_m[depth_m == 0] = np.nan
+    want = colorize_depth(depth_m, 2.0, 30.0)
+    got = _array(color, np.uint8, 3)
+    assert got.shape == want.shape
+    assert np.mean(np.abs(got.astype(int) - want.astype(int)) <= 8) > 0.99  # mm rounding moves a few levels
+    assert not np.array_equal(got, colorize_depth(depth_m))  # not the automatic range
+
+
 def _compressed_bag(path, n=3, bad=1):
     """CompressedImage frames (frame ``bad`` truncated) + camera_info, written with plain rosbags."""
     from adu_depth_core.runtime.intrinsics import make_K
