@@ -8,6 +8,7 @@ and ``runtime.colormap`` (tested), only faster.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from adu_depth_core.runtime import colormap
@@ -146,7 +147,12 @@ class CloudBuilder:
         np.multiply(rx, pz, out=px)
         np.multiply(ry, pz, out=py)
         if rgb is not None:
-            raw = pts.view(np.uint8).reshape(shape + (16,))
-            raw[..., 12:15] = rgb[::s, ::s, ::-1]  # little-endian 0x00RRGGBB: bytes B, G, R, 0
-            raw[..., 15] = 0
+            self._pack_rgb(np.ascontiguousarray(rgb[::s, ::s]), pts)
         return pts
+
+    def _pack_rgb(self, rgb: np.ndarray, pts: np.ndarray) -> None:
+        """The packed 0x00RRGGBB float32 ``rgb`` field (little endian: bytes B, G, R, 0), via one BGRA pass."""
+        bgra = self.buf.get("bgra", rgb.shape[:2] + (4,), np.uint8)
+        cv2.cvtColor(rgb, cv2.COLOR_RGB2BGRA, dst=bgra)
+        packed = pts.view(np.uint32).reshape(pts.shape + (4,))[..., 3]
+        np.bitwise_and(bgra.view(np.uint32)[..., 0], np.uint32(0x00FFFFFF), out=packed)
