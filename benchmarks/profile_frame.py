@@ -64,6 +64,12 @@ def main(argv=None) -> int:
     from adu_depth_ros.pipeline import CameraInfoCache, FrameProcessor
     from adu_depth_ros.testing import gradient_image, make_camera_info
 
+    try:  # what depth_node does at start-up (absent in older checkouts)
+        from adu_depth_ros.process_memory import keep_large_buffers
+
+        print(keep_large_buffers())
+    except ImportError:
+        print("no adu_depth_ros.process_memory here: malloc defaults")
     h, w = args.height, args.width
     rgb = gradient_image(h, w, seed=0)
     info = make_camera_info(w, h, 0.9 * w, 0.9 * w, w / 2, h / 2)

@@ -78,7 +78,7 @@ def colorize_into(
     idx = buf.get("color_idx", values.shape, np.intp)
     np.copyto(idx, t, casting="unsafe")
     out = buf.get("color", values.shape + (3,), np.uint8)
-    np.take(colormap._LUT_WITH_INVALID, idx, axis=0, out=out)
+    np.take(colormap._LUT_WITH_INVALID, idx, axis=0, out=out, mode="clip")  # "raise" buffers out
     return out
 
 
