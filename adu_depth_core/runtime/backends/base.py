@@ -126,7 +126,7 @@ class Backend(ABC):
 
 
 def session_options(ort, num_threads: int | None):
-    """All graph optimisations (constant folding, Conv+BN/activation fusion, layout), sequential execution."""
+    """All graph optimisations, sequential execution, no spin-waiting pool threads (they steal the cores)."""
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -134,4 +134,7 @@ def session_options(ort, num_threads: int | None):
     if num_threads:
         so.intra_op_num_threads = int(num_threads)
     so.log_severity_level = 3  # errors only
+    # Idle pool threads sleep instead of spinning after each run: the frame's own work (resize, colour,
+    # cloud, messages) runs right after inference on the same few cores and would otherwise wait for them.
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return so
