@@ -1,10 +1,10 @@
 """int8 vs fp32 on CPU (ONNX Runtime): speed at the network size, and accuracy on held-out scenes and KITTI.
 
-    python benchmarks/bench_int8.py --model random --network 192x640 --threads 2 --json int8.json
-    python benchmarks/bench_int8.py --model default --network 192x640 --kitti ../shared/data/real/kitti_object
+    python benchmarks/bench_int8.py --model default,random --network 192x640 --threads 2 --json int8.json
+    python benchmarks/bench_int8.py --model default --variants all --kitti ../shared/data/real/kitti_object
 
-The fp32 ONNX is exported from the checkpoint at ``--network``; each int8
-variant (activation/weight types) is made by ``adu_depth_core.quantize``
+The fp32 ONNX of each model is exported at ``--network``; each int8
+variant (activation/weight types; ``--variants all`` adds signed activations) is made by ``adu_depth_core.quantize``
 (calibrated on synthetic street frames of other seeds). Speed: the backend's
 ``run`` on one preprocessed frame, fp32 and int8 variants in turn frame by frame
 (``--rounds`` x ``--frames`` each) so load drifts cancel in the ratio. Accuracy: AbsRel against the ground truth of
@@ -29,7 +29,12 @@ VARIANTS = {"int8 (u8 act, s8 w)": ("quint8", "qint8"), "int8 (s8 act, s8 w)": (
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="random", help="checkpoint, 'default', or 'random' (random weights)")
+    p.add_argument(
+        "--model",
+        default="random",
+        help="comma list of checkpoints, 'default', 'random' (random weights); all timed in turn",
+    )
+    p.add_argument("--variants", default="shipped", choices=("shipped", "all"), help="int8 variants to time")
     p.add_argument("--network", default="192x640", help="HxW network input")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds of --frames runs each")
@@ -87,24 +92,26 @@ def main(argv=None) -> int:
     from adu_depth_core.runtime import DepthEstimator
 
     hw = tuple(int(v) for v in args.network.split("x"))
-    res: dict = {"model": args.model, "network": args.network, "threads": args.threads, "variants": {}}
+    models = [m.strip() for m in args.model.split(",") if m.strip()]
+    variants = VARIANTS if args.variants == "all" else dict(list(VARIANTS.items())[:1])
+    res: dict = {"models": models, "network": args.network, "threads": args.threads, "quantize_s": {}}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        fp32, _ = export_checkpoint(checkpoint_for(args.model, hw, tmp), tmp / "fp32.onnx", input_size=hw)
         calib = synthetic_frames(args.calib, hw)
-        files = {"fp32": fp32}
-        for name, (act, w) in VARIANTS.items():
-            t0 = time.perf_counter()
-            files[name] = quantize_onnx_int8(
-                fp32, tmp / f"{act}_{w}.onnx", calib, activation_type=act, weight_type=w
-            )
-            res["variants"][name] = {"quantize_s": time.perf_counter() - t0}
+        files = {}  # (model, variant) -> ONNX
+        for m in models:
+            fp32, _ = export_checkpoint(checkpoint_for(m, hw, tmp), tmp / f"{m}_fp32.onnx", input_size=hw)
+            files[(m, "fp32")] = fp32
+            for name, (act, w) in variants.items():
+                t0 = time.perf_counter()
+                out = tmp / f"{m}_{act}_{w}.onnx"
+                files[(m, name)] = quantize_onnx_int8(fp32, out, calib, activation_type=act, weight_type=w)
+                res["quantize_s"][f"{m} {name}"] = time.perf_counter() - t0
         ests = {
             k: DepthEstimator.from_file(p, backend="onnxruntime", num_threads=args.threads)
             for k, p in files.items()
         }
-        times = time_runs(ests, hw, args.rounds, args.frames)
-        fps = {k: 1e3 / float(np.median(v)) for k, v in times.items()}
+        times = time_runs(ests, hw, args.rounds, args.frames)  # every model and variant in turn
         held = SyntheticStereo(args.held_out, size=hw, seed=CALIB_SEED + 1000, hfov_deg=(60.0, 100.0))
         synth = absrel(ests, [held[i] for i in range(len(held))])
         kitti = {}
@@ -113,25 +120,26 @@ def main(argv=None) -> int:
 
             frames = KittiObject(args.kitti)
             kitti = absrel(ests, [frames[i] for i in range(len(frames))])
-    rows = {}
-    for k in files:
-        rows[k] = {
-            "p50_ms": float(np.median(times[k])),
-            "fps": fps[k],
-            "speedup_vs_fp32": fps[k] / fps["fp32"],
-            "absrel_synthetic": synth[k],
-            "absrel_kitti": kitti.get(k, float("nan")),
+    res["rows"] = rows = {}
+    for (m, v), t in times.items():
+        p50, ref = float(np.median(t)), float(np.median(times[(m, "fp32")]))
+        rows[f"{m} {v}"] = {
+            "p50_ms": p50,
+            "fps": 1e3 / p50,
+            "speedup_vs_fp32": ref / p50,
+            "absrel_synthetic": synth[(m, v)],
+            "absrel_kitti": kitti.get((m, v), float("nan")),
+            "absrel_change_synthetic": synth[(m, v)] / synth[(m, "fp32")] - 1.0,
+            "absrel_change_kitti": kitti[(m, v)] / kitti[(m, "fp32")] - 1.0 if kitti else float("nan"),
         }
-        rows[k].update(res["variants"].get(k, {}))
-    res["rows"] = rows
-    print(
-        f"\nint8 vs fp32, ONNX Runtime CPU, network {args.network}, model {args.model}, {args.threads} threads"
-    )
-    print(f"{'variant':<22}{'p50 ms':>9}{'FPS':>8}{'x fp32':>8}{'AbsRel synth':>14}{'AbsRel KITTI':>14}")
+    print(f"\nint8 vs fp32, ONNX Runtime CPU, network {args.network}, {args.threads} threads")
+    head = f"{'model, variant':<32}{'p50 ms':>9}{'FPS':>8}{'x fp32':>8}"
+    print(head + f"{'AbsRel synth':>14}{'(change)':>10}{'AbsRel KITTI':>14}{'(change)':>10}")
     for k, r in rows.items():
         print(
-            f"{k:<22}{r['p50_ms']:>9.1f}{r['fps']:>8.1f}{r['speedup_vs_fp32']:>8.2f}"
-            f"{r['absrel_synthetic']:>14.4f}{r['absrel_kitti']:>14.4f}"
+            f"{k:<32}{r['p50_ms']:>9.1f}{r['fps']:>8.1f}{r['speedup_vs_fp32']:>8.2f}"
+            f"{r['absrel_synthetic']:>14.4f}{100 * r['absrel_change_synthetic']:>+9.2f}%"
+            f"{r['absrel_kitti']:>14.4f}{100 * r['absrel_change_kitti']:>+9.2f}%"
         )
     if args.json:
         args.json.write_text(json.dumps(res, indent=2))
