@@ -26,7 +26,7 @@ from adu_depth_core.runtime.backends.base import (
     PRECISION_KEY,
     ModelFileError,
 )
-from adu_depth_core.runtime.cache import write_atomic
+from adu_depth_core.runtime.cache import write_atomic  # a leaf module: cache never imports export
 from adu_depth_core.runtime.onnx_graph import merge_sibling_convs, toposort
 
 MIN_OPSET = 17
@@ -187,7 +187,7 @@ def parity_check(model, onnx_path: str | os.PathLike, images: list[np.ndarray]) 
     import onnxruntime as ort
     import torch
 
-    from adu_depth_core.runtime.backends.onnxruntime_backend import session_options
+    from adu_depth_core.runtime.backends.base import session_options
     from adu_depth_core.runtime.deploy import DeployModel
     from adu_depth_core.runtime.preprocess import preprocess
 
@@ -238,11 +238,10 @@ def build_tensorrt_engine(
 ) -> Path:
     """Build a TensorRT engine (+ ``.json`` sidecar) for this machine's TensorRT and GPU."""
     from adu_depth_core.runtime.backends import tensorrt_engine as te
-    from adu_depth_core.runtime.backends.base import require
-    from adu_depth_core.runtime.backends.tensorrt_backend import INSTALL
+    from adu_depth_core.runtime.backends.base import TENSORRT_INSTALL, require
 
-    trt = require("tensorrt", "tensorrt", INSTALL)
-    cuda = require("pycuda.driver", "tensorrt", INSTALL)
+    trt = require("tensorrt", "tensorrt", TENSORRT_INSTALL)
+    cuda = require("pycuda.driver", "tensorrt", TENSORRT_INSTALL)
     card = read_onnx_card(onnx_path)
     cuda.init()
     dev = cuda.Device(int(device.split(":")[1]) if ":" in device else 0)

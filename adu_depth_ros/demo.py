@@ -27,16 +27,12 @@ from pathlib import Path
 
 from adu_depth_core.bags.sample_bag import SampleBagConfig, stereo_topics, write_sample_bag
 from adu_depth_core.demo_report import RecordedTopics
+from adu_depth_core.recipe import OUTPUTS as RECIPE_OUTPUTS
+from adu_depth_core.recipe import output_topic
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 NS = "/camera"
-OUTPUTS = {
-    f"{NS}/depth": "sensor_msgs/msg/Image",
-    f"{NS}/depth/uncertainty": "sensor_msgs/msg/Image",
-    f"{NS}/depth/camera_info": "sensor_msgs/msg/CameraInfo",
-    f"{NS}/depth/color": "sensor_msgs/msg/Image",
-    f"{NS}/points": "sensor_msgs/msg/PointCloud2",
-}
+OUTPUTS = {output_topic(NS, name): spec.msgtype for name, spec in RECIPE_OUTPUTS.items()}
 SCENES = {"stereo": "synthetic street", "middlebury": "Middlebury (indoor, other camera)"}
 INPUTS = {
     f"{NS}/image_raw": "sensor_msgs/msg/Image",

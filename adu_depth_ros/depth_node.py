@@ -19,6 +19,7 @@ from rclpy.utilities import remove_ros_args
 
 from adu_depth_ros.node_base import DepthNodeMixin
 from adu_depth_ros.params import ParameterError
+from adu_depth_ros.process_memory import keep_large_buffers
 from adu_depth_ros.transport import fastdds_large_data
 
 
@@ -61,6 +62,7 @@ def main(args: list[str] | None = None) -> int:
     argv = sys.argv if args is None else args
     opts = _parse(argv)
     _, transport = fastdds_large_data(opts.shm_segment_mb)  # before rclpy.init: the middleware reads it once
+    memory = keep_large_buffers()
     rclpy.init(args=argv)
     node = None
     try:
@@ -71,6 +73,7 @@ def main(args: list[str] | None = None) -> int:
         else:
             node = DepthNode()
         node.get_logger().info(transport)
+        node.get_logger().info(memory)
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

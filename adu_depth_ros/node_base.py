@@ -18,6 +18,7 @@ from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallba
 from rclpy.qos import qos_policy_name_from_kind
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
+from adu_depth_core.recipe import OUTPUTS
 from adu_depth_core.runtime import ImageError, ModelLoadError, ModelRunError
 from adu_depth_ros import qos
 from adu_depth_ros.conversions import ConversionError
@@ -27,14 +28,10 @@ from adu_depth_ros.model_loading import load_estimator
 from adu_depth_ros.params import PARAMS, SPECS, DepthNodeConfig, ParameterError
 from adu_depth_ros.pipeline import CameraInfoCache, Frame, FrameProcessor, FrameSlot
 
-# Output name -> (parameter that enables it, topic, message type).
-OUTPUT_TOPICS = {
-    "depth": ("publish_depth", "depth", Image),
-    "uncertainty": ("publish_uncertainty", "depth/uncertainty", Image),
-    "camera_info": ("publish_camera_info", "depth/camera_info", CameraInfo),
-    "color": ("publish_color", "depth/color", Image),
-    "points": ("publish_points", "points", PointCloud2),
-}
+# Output name -> (parameter that enables it, topic, message type), from the core's one output table.
+_MSG_CLASSES = {"sensor_msgs/msg/Image": Image, "sensor_msgs/msg/CameraInfo": CameraInfo}
+_MSG_CLASSES["sensor_msgs/msg/PointCloud2"] = PointCloud2
+OUTPUT_TOPICS = {n: (f"publish_{n}", o.topic, _MSG_CLASSES[o.msgtype]) for n, o in OUTPUTS.items()}
 # Input topic -> message type ('image/compressed' replaces 'image' when use_compressed is true).
 INPUT_TOPICS = {"image": Image, "image/compressed": CompressedImage, "camera_info": CameraInfo}
 

@@ -59,6 +59,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--backend", default="auto", help="auto, torch, onnxruntime or tensorrt")
     p.add_argument("--height", type=int, default=192, help="camera (and random model) height, pixels")
     p.add_argument("--width", type=int, default=640, help="camera (and random model) width, pixels")
+    p.add_argument(
+        "--network",
+        default="",
+        help="HxW network input of --model random (e.g. 192x640); empty = --height x --width",
+    )
     p.add_argument("--frames", type=int, default=10, help="timed frames per phase and round")
     p.add_argument("--rounds", type=int, default=3, help="rounds of all phases (interleaved against drift)")
     p.add_argument("--stride", type=int, default=1, help="points_stride of the node")
@@ -89,8 +94,9 @@ def resolve_model(args: argparse.Namespace, tmp: Path) -> str:
     from adu_depth_core.models import create_student
 
     torch.manual_seed(0)
+    net_h, net_w = (int(v) for v in args.network.split("x")) if args.network else (args.height, args.width)
     kw = {"encoder": "efficientnet_lite0", "min_depth": 1e-3, "max_depth": 80.0}
-    card = ModelCard(model_kwargs=kw, input_height=args.height, input_width=args.width, notes="random, bench")
+    card = ModelCard(model_kwargs=kw, input_height=net_h, input_width=net_w, notes="random, bench")
     path = tmp / "random_student.pt"
     save_checkpoint(path, create_student(pretrained=False, **kw).eval().state_dict(), card)
     return str(path)

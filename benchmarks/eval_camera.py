@@ -32,6 +32,7 @@ from adu_depth_core.data.middlebury import MiddleburyMotorcycle, read_cones
 from adu_depth_core.data.synthetic import SyntheticStereo
 from adu_depth_core.metrics import depth_metrics
 from adu_depth_core.models import load_model
+from adu_depth_core.runtime.cli_args import parse_hw
 from adu_depth_core.runtime.estimator import DEFAULT_CHECKPOINT
 from adu_depth_core.stereo import disparity_metrics, network_size, sgbm_disparity, teacher_disparity
 from adu_depth_core.train.evaluate import EvalOptions, evaluate_model, predict
@@ -39,11 +40,6 @@ from adu_depth_core.train.evaluate import EvalOptions, evaluate_model, predict
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_REAL = REPO.parent / "shared" / "data" / "real"
 HELD_OUT_SEED = 30_000_000  # far from every training, validation and selection seed
-
-
-def parse_hw(text: str) -> tuple[int, int]:
-    h, w = (int(v) for v in text.lower().split("x"))
-    return h, w
 
 
 def load(path: str):

@@ -11,9 +11,10 @@ from rosbags.typesys import Stores, get_typestore
 
 from adu_depth_core.bags import messages as M
 from adu_depth_core.bags.io import list_topics
-from adu_depth_core.bags.run import FrameOutputs, RunConfig, RunStats, run_bag
+from adu_depth_core.bags.run import BagRunConfig, FrameOutputs, RunStats, run_bag
 from adu_depth_core.cli.main import main
 from adu_depth_core.metrics import depth_metrics
+from adu_depth_core.recipe import RecipeConfig
 
 TS = get_typestore(Stores.ROS2_JAZZY)
 
@@ -202,6 +203,26 @@ def test_run_bag_opens_with_the_mcap_reader(sample_bag, tmp_path, tiny_student_c
     assert seen["/depth/camera_info"][0].width == 128
 
 
+def test_cli_honours_colour_range_and_encoding(sample_bag, tmp_path, tiny_student_ckpt):
+    """Output settings reach the outputs: the fixed colour range and 16UC1 (resolution: test_recipe.py)."""
+    from adu_depth_core.runtime.colormap import colorize_depth
+
+    flags = ["--color-min-depth", "2", "--color-max-depth", "30"]
+    flags += ["--depth-encoding", "16UC1", "--color", "--no-copy", "--quiet"]
+    out = tmp_path / "run"
+    args = ["bag-run", "--bag", str(sample_bag), "--model", str(tiny_student_ckpt)]
+    assert main([*args, "--image-topic", "/stereo/left/image_raw", "--out", str(out), *flags]) == 0
+    (_, depth), (_, color) = _read(out, "/depth")[0], _read(out, "/depth/color")[0]
+    assert (depth.encoding, depth.height, depth.width) == ("16UC1", 64, 128)
+    depth_m = _array(depth, "<u2").astype(np.float32) / 1000.0
+    depth_m[depth_m == 0] = np.nan
+    want = colorize_depth(depth_m, 2.0, 30.0)
+    got = _array(color, np.uint8, 3)
+    assert got.shape == want.shape
+    assert np.mean(np.abs(got.astype(int) - want.astype(int)) <= 8) > 0.99  # mm rounding moves a few levels
+    assert not np.array_equal(got, colorize_depth(depth_m))  # not the automatic range
+
+
 def _compressed_bag(path, n=3, bad=1):
     """CompressedImage frames (frame ``bad`` truncated) + camera_info, written with plain rosbags."""
     from adu_depth_core.runtime.intrinsics import make_K
@@ -275,7 +296,7 @@ class _InterruptAt:
 def test_interrupted_run_keeps_the_frames_done(sample_bag, tmp_path, estimator, storage):
     est = _InterruptAt(estimator, n=2)
     stats = RunStats()
-    cfg = RunConfig(image_topic="/stereo/left/image_raw", storage=storage)
+    cfg = BagRunConfig(image_topic="/stereo/left/image_raw", storage=storage)
     with pytest.raises(KeyboardInterrupt):
         run_bag(sample_bag, est, tmp_path / "out", cfg, progress=False, stats=stats)
     assert stats.processed == 1
@@ -326,7 +347,14 @@ def test_outputs_equal_the_depth_node_pipeline(estimator):
     info.k, info.r, info.p = K.ravel(), np.eye(3).ravel(), np.hstack([K, np.zeros((3, 1))]).ravel()
     infos = CameraInfoCache()
     infos.add(info)
-    params = {"max_relative_sigma": 0.5, "points_stride": 2, "min_depth_m": 0.5}
+    params = {
+        "max_relative_sigma": 0.5,
+        "points_stride": 2,
+        "min_depth_m": 0.5,
+        "color_min_depth_m": 1.0,
+        "color_max_depth_m": 30.0,
+        "depth_encoding": "16UC1",
+    }
     node_out = (
         FrameProcessor(est, infos)
         .run(
@@ -336,9 +364,7 @@ def test_outputs_equal_the_depth_node_pipeline(estimator):
         )
         .messages
     )
-    cfg = RunConfig(
-        image_topic="/x", points=True, color=True, max_relative_sigma=0.5, points_stride=2, min_depth_m=0.5
-    )
+    cfg = BagRunConfig(image_topic="/x", points=True, color=True, outputs=RecipeConfig(**params))
     rb_header = M.make_header(t_ns, "cam_optical")
     ours = FrameOutputs(est, cfg)(
         M.image_msg(rgb, "rgb8", rb_header), M.camera_info_msg(K, 96, 48, rb_header), RunStats()

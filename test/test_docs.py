@@ -387,8 +387,9 @@ def test_demo_flags_exist():
 
 def test_every_topic_and_diagnostics_counter_is_documented():
     text = REF.read_text()
-    outputs = _node_base_constant("OUTPUT_TOPICS")
-    topics = [ast.literal_eval(v.elts[1]) for v in outputs.values]
+    from adu_depth_core.recipe import OUTPUTS
+
+    topics = [o.topic for o in OUTPUTS.values()]
     topics += [ast.literal_eval(k) for k in _node_base_constant("INPUT_TOPICS").keys]
     assert len(topics) == 8
     assert [t for t in topics if f"| `{t}` |" not in text] == []

@@ -208,3 +208,17 @@ def test_exported_graph_has_one_conv_per_torch_conv_except_the_merged_heads(expo
     n_torch = sum(isinstance(m, torch.nn.Conv2d) for m in model.modules())
     ops = [n.op_type for n in onnx.load(str(exported[0])).graph.node]
     assert ops.count("Conv") == n_torch - 1 and ops.count("Split") == 1
+
+
+@pytest.mark.slow
+def test_cli_export_int8_checks_accuracy_against_fp32(tiny_student_ckpt, tmp_path, capsys):
+    out = tmp_path / "q.onnx"
+    args = ["export", "--model", str(tiny_student_ckpt), "--out", str(out), "--int8", "--int8-calib", "4"]
+    rc = cli_main(args)
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert _meta(out.with_suffix(".int8.onnx"))["adu_depth.precision"] == "int8"
+    line = next(s for s in text.splitlines() if s.startswith("int8 vs fp32"))
+    assert 0.0 < float(line.split("them ")[1].split(",")[0]) < 0.05
+    assert cli_main([*args, "--max-int8-rel", "1e-9"]) == 1  # an impossible bound fails the export
+    assert "int8 differs from fp32" in capsys.readouterr().err

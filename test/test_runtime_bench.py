@@ -74,10 +74,10 @@ def test_onnx_flops_of_a_grouped_strided_conv(tmp_path):
 
 def test_onnx_and_torch_flop_counts_agree(tiny_student_ckpt, tmp_path_factory):
     from adu_depth_core.models import load_model
-    from adu_depth_core.runtime import cache
+    from adu_depth_core.runtime import cache, derived
 
     root = cache.cache_dir(tmp_path_factory.getbasetemp() / "runtime-cache")
-    onnx_path = cache.onnx_for_checkpoint(tiny_student_ckpt, None, root)
+    onnx_path = derived.onnx_for_checkpoint(tiny_student_ckpt, None, root)
     model, _ = load_model(tiny_student_ckpt)
     from_torch = torch_gflop(model, 64, 128)
     assert from_torch > 0.05

@@ -33,9 +33,9 @@ def shared_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_onnx(tiny_student_ckpt, shared_cache) -> Path:
-    from adu_depth_core.runtime import cache
+    from adu_depth_core.runtime import cache, derived
 
-    return cache.onnx_for_checkpoint(tiny_student_ckpt, None, cache.cache_dir(shared_cache))
+    return derived.onnx_for_checkpoint(tiny_student_ckpt, None, cache.cache_dir(shared_cache))
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +219,7 @@ def test_other_bad_requests(tiny_student_ckpt, tiny_onnx, tmp_path, photo):
     with pytest.raises(ModelFileError, match="torch backend runs checkpoints"):
         DepthEstimator.from_file(tiny_onnx, backend="torch")
     with pytest.raises(ModelLoadError, match="int8 runs only on the tensorrt backend"):
-        DepthEstimator.from_file(tiny_onnx, precision="int8")
+        DepthEstimator.from_file(tiny_student_ckpt, backend="torch", precision="int8")
     with pytest.raises(ModelLoadError, match="fp16 with the torch backend needs a CUDA"):
         DepthEstimator.from_file(tiny_student_ckpt, backend="torch", precision="fp16")
     with pytest.raises(ModelLoadError, match="re-export it for 96x160"):

@@ -108,9 +108,9 @@ def test_calibration_folder_must_hold_images(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_onnx(tiny_student_ckpt, tmp_path_factory) -> Path:
-    from adu_depth_core.runtime import cache
+    from adu_depth_core.runtime import cache, derived
 
-    return cache.onnx_for_checkpoint(
+    return derived.onnx_for_checkpoint(
         tiny_student_ckpt, None, cache.cache_dir(tmp_path_factory.getbasetemp() / "runtime-cache")
     )
 

@@ -26,7 +26,7 @@ from adu_depth_core.bags import messages as M
 from adu_depth_core.bags.eval_stats import CsvLog, CurveMean, DistanceBins, WorstFrames
 from adu_depth_core.bags.io import BagError, BagReader
 from adu_depth_core.bags.lidar import project_to_depth
-from adu_depth_core.bags.matching import Frame, MatchPlan, StampIndex, iter_frames, plan_matches
+from adu_depth_core.bags.matching import MatchedFrame, MatchPlan, StampIndex, iter_frames, plan_matches
 from adu_depth_core.checkpoint import atomic_write_bytes
 from adu_depth_core.metrics import METRIC_KEYS, MetricAggregator, NoValidPixels, depth_metrics, valid_pixels
 from adu_depth_core.runtime.intrinsics import scale_intrinsics
@@ -62,7 +62,7 @@ class EvalConfig:
 
 
 @dataclass
-class EvalResult:
+class BagEvalResult:
     """Summary of a bag-eval run (what the JSON holds)."""
 
     bag: str
@@ -114,7 +114,7 @@ class _Rescale:
         self.scaler = GroundScaler(cfg.scale)
         self.used = 0
 
-    def __call__(self, frame: Frame, pred: np.ndarray, sigma: np.ndarray | None):
+    def __call__(self, frame: MatchedFrame, pred: np.ndarray, sigma: np.ndarray | None):
         intr = M.camera_info_to_intrinsics(self.infos.nearest(frame.stamp_ns))
         K = scale_intrinsics(intr.K, (intr.height, intr.width), pred.shape)
         state = self.scaler.update(pred, K, frame.msgs["depth"].header.frame_id)
@@ -124,7 +124,7 @@ class _Rescale:
 
 
 def _frame_maps(
-    frame: Frame, gt_of: _GroundTruth, rescale: _Rescale | None = None
+    frame: MatchedFrame, gt_of: _GroundTruth, rescale: _Rescale | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """(pred, gt, sigma, usable) at the ground truth's size; usable = pred (and sigma) finite."""
     gt = gt_of(frame.msgs["gt"], frame.stamp_ns)
@@ -160,7 +160,12 @@ class Evaluation:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
     def add(
-        self, frame: Frame, pred: np.ndarray, gt: np.ndarray, sigma: np.ndarray | None, usable: np.ndarray
+        self,
+        frame: MatchedFrame,
+        pred: np.ndarray,
+        gt: np.ndarray,
+        sigma: np.ndarray | None,
+        usable: np.ndarray,
     ) -> None:
         """Metrics of one frame over the ground-truth pixels where the prediction is usable."""
         cfg = self.cfg
@@ -226,7 +231,7 @@ def _evaluate_frames(
             ev.skip(str(exc))
 
 
-def _summarise(ev: Evaluation, result: EvalResult) -> None:
+def _summarise(ev: Evaluation, result: BagEvalResult) -> None:
     result.frames_evaluated = len(ev.coverage)
     result.frames_skipped = dict(ev.skipped)
     result.mean, result.std = ev.agg.mean(), ev.agg.std()
@@ -235,7 +240,9 @@ def _summarise(ev: Evaluation, result: EvalResult) -> None:
     result.sparsification = ev.curves.mean()
 
 
-def _write_outputs(ev: Evaluation, result: EvalResult, out_dir: Path | None, json_path: Path | None) -> None:
+def _write_outputs(
+    ev: Evaluation, result: BagEvalResult, out_dir: Path | None, json_path: Path | None
+) -> None:
     """Plots (when there is something to plot) and the JSON summary (atomic), into out_dir / json_path."""
     if out_dir is not None and ev.cfg.plots and result.frames_evaluated:
         from adu_depth_core.bags import plots
@@ -267,7 +274,7 @@ def evaluate_bag(
     json_path: str | os.PathLike | None = None,
     salvage: bool = False,
     progress: bool = True,
-) -> EvalResult:
+) -> BagEvalResult:
     """Evaluate a bag; writes frames.csv, summary.json and plots into ``out_dir`` (if given).
 
     Missing topics raise TopicError before anything is written. A bag that turns out to be
@@ -276,7 +283,7 @@ def evaluate_bag(
     """
     out = None if out_dir is None else Path(out_dir)
     config = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(cfg).items()}
-    result = EvalResult(bag=str(bag_path), config=config)
+    result = BagEvalResult(bag=str(bag_path), config=config)
     with BagReader(bag_path, salvage=salvage) as bag:
         gt_of, roles = _prepare(bag, cfg)
         rescale = _Rescale(bag, cfg) if cfg.scale.enabled else None
@@ -300,7 +307,7 @@ def evaluate_bag(
     return result
 
 
-def format_table(result: EvalResult) -> str:
+def format_table(result: BagEvalResult) -> str:
     """Eigen, KITTI-benchmark and uncertainty metrics as three aligned two-row tables."""
     lines = []
     for title, keys in (

@@ -12,52 +12,18 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from adu_depth_core.bags.records import BagError, RawMessage, TopicError, TopicInfo, jazzy_typestore
+
+__all__ = ["BagError", "BagReader", "BagWriter", "RawMessage", "TopicError", "TopicInfo", "jazzy_typestore"]
 log = logging.getLogger(__name__)
 
 STORAGES = ("mcap", "sqlite3")
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 _STORAGE_SUFFIX = {".mcap": "mcap", ".db3": "sqlite3"}
-
-
-class BagError(RuntimeError):
-    """A bag cannot be opened, read or written; the message says what is wrong and what to do."""
-
-
-class TopicError(BagError):
-    """A topic is missing from a bag or has the wrong type; the message lists the topics that are there."""
-
-
-def jazzy_typestore() -> Any:
-    """The rosbags typestore of ROS 2 Jazzy (sensor_msgs, std_msgs, ...)."""
-    try:
-        from rosbags.typesys import Stores, get_typestore
-    except ImportError as exc:
-        raise BagError("the bag tools need the 'rosbags' package: pip install '.[bags]'") from exc
-    return get_typestore(Stores.ROS2_JAZZY)
-
-
-@dataclass(frozen=True)
-class TopicInfo:
-    """One topic of a bag: its name, message type and message count."""
-
-    name: str
-    msgtype: str
-    count: int
-
-
-@dataclass(frozen=True)
-class RawMessage:
-    """One serialized (CDR) message as stored in the bag; ``log_time_ns`` is the recording time."""
-
-    topic: str
-    msgtype: str
-    log_time_ns: int
-    data: bytes
 
 
 def describe_topics(topics: Iterable[TopicInfo]) -> str:

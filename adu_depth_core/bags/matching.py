@@ -65,7 +65,7 @@ def scan_stamps(bag: BagReader, topics: Sequence[str]) -> tuple[dict[str, list[i
 
 
 @dataclass
-class Frame:
+class MatchedFrame:
     """One matched frame: the anchor's stamp and the message of every role (decoded on first use,
     so a message that does not decode fails only its own frame)."""
 
@@ -137,7 +137,7 @@ def plan_matches(bag: BagReader, roles: dict[str, str], tolerance_ns: int) -> Ma
     return MatchPlan(dict(roles), groups, stamps, results, tolerance_ns, read_error)
 
 
-def iter_frames(bag: BagReader, plan: MatchPlan) -> Iterator[Frame]:
+def iter_frames(bag: BagReader, plan: MatchPlan) -> Iterator[MatchedFrame]:
     """Pass 2: stream the bag and yield each planned frame once all its messages have been read."""
     need = {
         (plan.roles[role], k): (g, role) for g, group in enumerate(plan.groups) for role, k in group.items()
@@ -157,7 +157,7 @@ def iter_frames(bag: BagReader, plan: MatchPlan) -> Iterator[Frame]:
             del pending[g]
             anchor_raw = parts[plan.anchor]
             stamp = plan.stamps[anchor_raw.topic][plan.groups[g][plan.anchor]]
-            yield Frame(stamp, parts, bag)
+            yield MatchedFrame(stamp, parts, bag)
 
 
 class StampIndex:

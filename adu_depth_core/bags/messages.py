@@ -1,13 +1,14 @@
 """sensor_msgs as ``rosbags`` message objects <-> numpy, laid out exactly as the ROS node publishes them.
 
-Mirrors ``adu_depth_ros.conversions`` (which builds rclpy messages): images are
+The layout and the strictness are ``adu_depth_core.msg_codec``'s, shared with
+``adu_depth_ros.conversions`` (which builds rclpy messages): images are
 little-endian with packed rows (``step = width * channels * bytes``); depth is
 REP 118 (32FC1 metres with NaN invalid, or 16UC1 millimetres with 0 invalid);
 CameraInfo carries K (3x3) and P (3x4); PointCloud2 is organised, float32
 ``x, y, z`` (+ packed ``rgb``) at offsets 0, 4, 8 (12), ``point_step`` 12 (16),
-``is_dense = False`` (``runtime.geometry.to_point_array``). Parsing is lenient
-where ROS is (padded ``step``, big-endian data, any PointCloud2 field layout)
-and strict about truncated buffers.
+``is_dense = False`` (``runtime.geometry.to_point_array``). Parsing accepts
+padded ``step``, big-endian data and any PointCloud2 field layout, and refuses
+truncated or too-long buffers.
 """
 
 from __future__ import annotations
@@ -16,28 +17,16 @@ from typing import Any
 
 import numpy as np
 
+from adu_depth_core import msg_codec as codec
 from adu_depth_core.bags.io import jazzy_typestore
-from adu_depth_core.image_encodings import (
-    COLOR_ENCODINGS,
-    DEPTH_ENCODINGS,
-    ENCODINGS,
-    Encoding,
-    decode_compressed_rgb,
-    depth_to_mm,
-    to_rgb,
-)
-from adu_depth_core.image_size import check_pixels
+from adu_depth_core.image_encodings import COLOR_ENCODINGS, DEPTH_ENCODINGS, depth_to_mm
+from adu_depth_core.msg_codec import MessageError
 from adu_depth_core.runtime.intrinsics import (
     Intrinsics,
     IntrinsicsError,
     check_K,
     intrinsics_from_camera_info,
 )
-
-
-class MessageError(ValueError):
-    """A message cannot be converted; the text says what is wrong and what to do."""
-
 
 _POINT_FIELD_DTYPES = {1: "i1", 2: "u1", 3: "i2", 4: "u2", 5: "i4", 6: "u4", 7: "f4", 8: "f8"}
 
@@ -79,47 +68,16 @@ def cdr_stamp_ns(data: bytes) -> int:
 # -- images ----------------------------------------------------------------------------------------
 
 
-def _encoding(name: str) -> Encoding:
-    enc = ENCODINGS.get(name)
-    if enc is None:
-        raise MessageError(f"unsupported image encoding '{name}'; supported: {', '.join(ENCODINGS)}")
-    return enc
-
-
 def image_msg(array: np.ndarray, encoding: str, header: Any) -> Any:
     """Array -> sensor_msgs/Image (little endian, packed rows); dtype and channels must fit ``encoding``."""
-    enc = _encoding(encoding)
-    channels = 1 if array.ndim == 2 else array.shape[2]
-    if array.ndim not in (2, 3) or channels != enc.channels or array.dtype != enc.dtype:
-        raise MessageError(
-            f"array {array.dtype} {array.shape} does not fit '{encoding}' ({enc.channels} channel(s) of {enc.dtype})"
-        )
-    data = np.ascontiguousarray(array, dtype=enc.dtype.newbyteorder("<")).reshape(-1).view(np.uint8)
-    h, w = int(array.shape[0]), int(array.shape[1])
-    step = w * enc.channels * enc.dtype.itemsize
-    return _types()["sensor_msgs/msg/Image"](
-        header=header, height=h, width=w, encoding=encoding, is_bigendian=0, step=step, data=data.copy()
-    )
+    fields = codec.image_fields(array, encoding)
+    fields["data"] = fields["data"].copy()  # the array may be a buffer the next frame reuses
+    return _types()["sensor_msgs/msg/Image"](header=header, **fields)
 
 
 def image_to_array(msg: Any) -> np.ndarray:
     """sensor_msgs/Image -> array in its own encoding (HxW for one channel, HxWxC otherwise), native order."""
-    enc = _encoding(msg.encoding)
-    h, w, step, size = int(msg.height), int(msg.width), int(msg.step), len(msg.data)
-    if h == 0 or w == 0:
-        raise MessageError(f"image is zero-sized ({h}x{w} HxW); the recording holds an empty frame")
-    row_bytes = w * enc.channels * enc.dtype.itemsize
-    if step < row_bytes:
-        raise MessageError(
-            f"step {step} is smaller than width {w} x {enc.channels} x {enc.dtype.itemsize} bytes"
-        )
-    if size < step * h:
-        raise MessageError(f"image data truncated: {size} bytes but step {step} x height {h} = {step * h}")
-    dtype = enc.dtype.newbyteorder(">" if msg.is_bigendian else "<")
-    rows = np.asarray(msg.data, dtype=np.uint8)[: step * h].reshape(h, step)
-    pixels = np.ascontiguousarray(rows[:, :row_bytes]).view(dtype)
-    arr = pixels.reshape(h, w, enc.channels) if enc.channels > 1 else pixels.reshape(h, w)
-    return arr.astype(enc.dtype, copy=False)
+    return codec.image_to_array(msg)
 
 
 def compressed_image_msg(rgb: np.ndarray, header: Any, fmt: str = "png") -> Any:
@@ -137,18 +95,8 @@ def compressed_image_msg(rgb: np.ndarray, header: Any, fmt: str = "png") -> Any:
 
 
 def image_to_rgb(msg: Any, max_pixels: int = 0) -> np.ndarray:
-    """A colour/mono Image or a jpeg/png CompressedImage -> HxWx3 uint8 RGB (contiguous).
-
-    Images above ``max_pixels`` (> 0; compressed ones judged by their header) are refused undecoded.
-    """
-    if msg.__msgtype__ == "sensor_msgs/msg/CompressedImage":
-        return decode_compressed_rgb(msg.data, msg.format, MessageError, max_pixels)
-    check_pixels(int(msg.height), int(msg.width), max_pixels, "image", MessageError)
-    if msg.encoding not in COLOR_ENCODINGS:
-        raise MessageError(
-            f"image encoding '{msg.encoding}' is not a colour encoding ({', '.join(COLOR_ENCODINGS)})"
-        )
-    return to_rgb(image_to_array(msg), msg.encoding)
+    """A colour/mono Image or a jpeg/png CompressedImage -> HxWx3 uint8 RGB; above ``max_pixels`` (> 0) refused."""
+    return codec.image_to_rgb(msg, COLOR_ENCODINGS, max_pixels)
 
 
 def depth_msg(depth_m: np.ndarray, header: Any, encoding: str = "32FC1") -> Any:
@@ -237,33 +185,13 @@ def rescaled_camera_info(msg: Any, height: int, width: int, header: Any) -> Any:
 
 
 def pointcloud_msg(points: np.ndarray, header: Any) -> Any:
-    """Organised PointCloud2 from an (h, w) structured float32 array (``runtime.geometry.to_point_array``).
-
-    One FLOAT32 field per name at its offset, ``point_step`` = itemsize, NaN
-    for invalid points, ``is_dense = False``.
-    """
+    """Organised PointCloud2 from an (h, w) structured float32 array (``runtime.geometry.to_point_array``)."""
     t = _types()
-    if points.dtype.names is None or points.ndim != 2:
-        raise MessageError(f"points must be an (h, w) structured array, got {points.dtype} {points.shape}")
+    fields = codec.cloud_fields(points)
     field_cls = t["sensor_msgs/msg/PointField"]
-    fields = []
-    for name in points.dtype.names:
-        dt, offset = points.dtype.fields[name][:2]
-        if dt != np.dtype("<f4"):
-            raise MessageError(f"point field '{name}' must be little-endian float32, got {dt}")
-        fields.append(field_cls(name=name, offset=int(offset), datatype=field_cls.FLOAT32, count=1))
-    step = points.dtype.itemsize
-    return t["sensor_msgs/msg/PointCloud2"](
-        header=header,
-        height=int(points.shape[0]),
-        width=int(points.shape[1]),
-        fields=fields,
-        is_bigendian=False,
-        point_step=step,
-        row_step=step * int(points.shape[1]),
-        data=np.frombuffer(np.ascontiguousarray(points).tobytes(), dtype=np.uint8).copy(),
-        is_dense=False,
-    )
+    fields["fields"] = [field_cls(name=n, offset=o, datatype=d, count=1) for n, o, d in fields["fields"]]
+    fields["data"] = fields["data"].copy()  # the array may be a buffer the next frame reuses
+    return t["sensor_msgs/msg/PointCloud2"](header=header, **fields)
 
 
 def pointcloud_to_array(msg: Any) -> np.ndarray:

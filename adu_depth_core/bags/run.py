@@ -23,43 +23,34 @@ from adu_depth_core.bags import messages as M
 from adu_depth_core.bags.io import IMAGE_TYPES, BagError, BagReader, BagWriter, RawMessage
 from adu_depth_core.bags.matching import StampIndex
 from adu_depth_core.image_size import DEFAULT_MAX_INPUT_PIXELS
-from adu_depth_core.runtime import colormap, geometry
-from adu_depth_core.runtime.preprocess import ImageError, resize_image
-from adu_depth_core.scale import GroundScaler, ScaleConfig, apply_scale
+from adu_depth_core.recipe import OUTPUTS, FrameArrays, FrameRecipe, RecipeConfig, message_plan, output_topic
+from adu_depth_core.runtime.preprocess import ImageError
 
 log = logging.getLogger(__name__)
 
-OUTPUT_TOPICS = {
-    "depth": "depth",
-    "uncertainty": "depth/uncertainty",
-    "camera_info": "depth/camera_info",
-    "color": "depth/color",
-    "points": "points",
-}
-
 
 @dataclass
-class RunConfig:
-    """What bag-run reads and writes; thresholds and defaults are the node's (config/depth.yaml)."""
+class BagRunConfig:
+    """What bag-run reads and writes; ``outputs`` holds the node's output settings (config/depth.yaml)."""
 
     image_topic: str
     camera_info_topic: str | None = None  # None: '<image topic's namespace>/camera_info' when present
     namespace: str = ""  # output namespace, like the launch file's 'namespace' argument
     points: bool = False
     color: bool = False
-    min_depth_m: float = 0.1
-    max_depth_m: float = 80.0
-    max_sigma_m: float = 0.0  # point filter, 0 = off
-    max_relative_sigma: float = 0.25  # point filter, 0 = off
-    output_resolution: str = "camera"  # or "network"
-    depth_encoding: str = "32FC1"
-    points_stride: int = 1
-    points_color: bool = True
     frame_id: str = ""  # override of the outputs' frame_id; empty = the input image's
     copy_inputs: bool = True
     storage: str = "mcap"
-    scale: ScaleConfig = field(default_factory=ScaleConfig)  # ground-plane metric scale (needs camera_info)
+    outputs: RecipeConfig = field(default_factory=RecipeConfig)  # the frame recipe's settings
     max_input_pixels: int = DEFAULT_MAX_INPUT_PIXELS  # larger frames are skipped undecoded; 0 = no limit
+
+    @property
+    def wanted(self) -> frozenset[str]:
+        """The outputs this run writes."""
+        extra = {"points"} if self.points else set()
+        return frozenset(
+            {"depth", "uncertainty", "camera_info"} | extra | ({"color"} if self.color else set())
+        )
 
 
 @dataclass
@@ -80,89 +71,45 @@ class RunStats:
         return {k: v / max(self.processed, 1) for k, v in self.timings_ms.items()}
 
 
-def output_topic(namespace: str, name: str) -> str:
-    """Absolute topic of output ``name`` ('depth', 'uncertainty', ...) in ``namespace``."""
-    ns = namespace.strip("/")
-    return f"/{ns}/{OUTPUT_TOPICS[name]}" if ns else f"/{OUTPUT_TOPICS[name]}"
+def to_messages(arrays: FrameArrays, template: Any | None, header: Any) -> dict[str, Any]:
+    """Wrap the recipe's arrays into rosbags messages, as the node wraps them into rclpy ones."""
+    out: dict[str, Any] = {}
+    for name, arr, encoding in message_plan(arrays):
+        out[name] = (
+            M.pointcloud_msg(arr, header) if encoding == "points" else M.image_msg(arr, encoding, header)
+        )
+    if arrays.camera is not None and template is not None:
+        out["camera_info"] = M.rescaled_camera_info(
+            template, arrays.camera.height, arrays.camera.width, header
+        )
+    return out
 
 
 class FrameOutputs:
-    """One image (+ its camera_info) -> {output name: rosbags message}, as the depth node builds them."""
+    """One image (+ its camera_info) -> {output name: rosbags message} through the node's frame recipe."""
 
-    def __init__(self, estimator: Any, cfg: RunConfig) -> None:
-        self.estimator = estimator
+    def __init__(self, estimator: Any, cfg: BagRunConfig) -> None:
         self.cfg = cfg
-        self.scaler = GroundScaler(cfg.scale) if cfg.scale.enabled else None
+        self.recipe = FrameRecipe(estimator)
 
     def __call__(self, image_msg: Any, info_msg: Any | None, stats: RunStats) -> dict[str, Any]:
-        cfg = self.cfg
-        rgb = M.image_to_rgb(image_msg, cfg.max_input_pixels)
-        image_hw = rgb.shape[:2]
-        info = self._checked_info(info_msg, image_hw, stats)
-        K = None if info is None else M.camera_info_to_intrinsics(info).K
-        pred = self.estimator.infer(
-            rgb, output="input" if cfg.output_resolution == "camera" else "network", K=K
-        )
-        stats.timings_ms.update(pred.timings_ms)
-        out_hw = pred.depth_m.shape[:2]
-        header = M.make_header(M.stamp_ns(image_msg.header), cfg.frame_id or image_msg.header.frame_id)
-        depth_m, sigma_m = pred.depth_m, pred.sigma_m
-        if self.scaler is not None:
-            depth_m, sigma_m = self._scale(depth_m, sigma_m, info, header, stats)
-        depth_m, sigma_m = geometry.valid_depth_range(depth_m, sigma_m, cfg.min_depth_m, cfg.max_depth_m)
-        out = {
-            "depth": M.depth_msg(depth_m, header, cfg.depth_encoding),
-            "uncertainty": M.image_msg(sigma_m, "32FC1", header),
-        }
-        if cfg.color:
-            out["color"] = M.image_msg(colormap.colorize_depth(depth_m), "rgb8", header)
-        if info is None:
-            return out
-        out["camera_info"] = M.rescaled_camera_info(info, out_hw[0], out_hw[1], header)
-        if cfg.points:
-            K = M.camera_info_to_intrinsics(out["camera_info"]).K
-            colour = (rgb if out_hw == image_hw else resize_image(rgb, *out_hw)) if cfg.points_color else None
-            out["points"] = self._points(depth_m, sigma_m, K, colour, header)
-        return out
-
-    def _scale(self, depth_m, sigma_m, info, header, stats: RunStats):
-        """The node's ground-plane scale stage: depth and sigma times the filtered scale."""
-        if info is None:
-            state = self.scaler.hold("no usable camera_info to back-project the depth")
-        else:
-            K = M.camera_info_to_intrinsics(M.rescaled_camera_info(info, *depth_m.shape, header)).K
-            state = self.scaler.update(depth_m, K, header.frame_id)
-        stats.scales.append(state.scale)
-        stats.scales_used += state.used
-        return apply_scale(depth_m, sigma_m, state.scale)
-
-    @staticmethod
-    def _checked_info(info_msg: Any | None, image_hw: tuple[int, int], stats: RunStats) -> Any | None:
-        if info_msg is None:
-            return None
-        try:
-            intr = M.camera_info_to_intrinsics(info_msg)
-        except M.MessageError as exc:
-            stats.problems[f"camera_info unusable: {exc}"] += 1
-            return None
-        if (intr.height, intr.width) != tuple(image_hw):
-            stats.problems[
-                f"camera_info is {intr.height}x{intr.width} (HxW) but the image is {image_hw[0]}x{image_hw[1]}; "
-                "their depth assumes the model's canonical camera; no depth/camera_info or points for them"
-            ] += 1
-            return None
-        return info_msg
-
-    def _points(self, depth_m, sigma_m, K, colour, header) -> Any:
-        """depth_image_proc-style organised/strided cloud, uncertainty-filtered (the node's recipe)."""
-        ratio = geometry.sigma_limit_ratio(
-            depth_m, sigma_m, self.cfg.max_sigma_m, self.cfg.max_relative_sigma
-        )
-        s = self.cfg.points_stride
-        xyz = geometry.backproject(depth_m, K, s, ratio, None if ratio is None else 1.0)
-        return M.pointcloud_msg(
-            geometry.to_point_array(xyz, None if colour is None else colour[::s, ::s]), header
-        )
+        rgb = M.image_to_rgb(image_msg, self.cfg.max_input_pixels)
+        camera = None
+        if info_msg is not None:
+            try:
+                camera = M.camera_info_to_intrinsics(info_msg)
+            except M.MessageError as exc:
+                stats.problems[f"camera_info unusable: {exc}"] += 1
+        frame_id = self.cfg.frame_id or image_msg.header.frame_id
+        arrays = self.recipe.run(rgb, camera, self.cfg.outputs, self.cfg.wanted, frame_id)
+        for _, message in arrays.problems:
+            stats.problems[message] += 1
+        stats.timings_ms.update(arrays.timings_ms)
+        if arrays.scale is not None:
+            stats.scales.append(arrays.scale.scale)
+            stats.scales_used += arrays.scale.used
+        header = M.make_header(M.stamp_ns(image_msg.header), frame_id)
+        return to_messages(arrays, info_msg, header)
 
 
 def _default_info_topic(bag: BagReader, image_topic: str) -> str | None:
@@ -174,7 +121,7 @@ def _default_info_topic(bag: BagReader, image_topic: str) -> str | None:
     return candidate if found is not None and found.msgtype == "sensor_msgs/msg/CameraInfo" else None
 
 
-def _resolve_topics(bag: BagReader, cfg: RunConfig) -> str | None:
+def _resolve_topics(bag: BagReader, cfg: BagRunConfig) -> str | None:
     """Check the input topics; returns the camera_info topic to use (or None)."""
     bag.require(cfg.image_topic, IMAGE_TYPES, role="image topic")
     info_topic = cfg.camera_info_topic
@@ -182,9 +129,9 @@ def _resolve_topics(bag: BagReader, cfg: RunConfig) -> str | None:
         bag.require(info_topic, ["sensor_msgs/msg/CameraInfo"], role="camera_info topic")
     else:
         info_topic = _default_info_topic(bag, cfg.image_topic)
-    if info_topic is None and cfg.scale.enabled:
+    if info_topic is None and cfg.outputs.scale.enabled:
         raise BagError(
-            f"--scale-mode {cfg.scale.mode} needs camera_info: none found next to '{cfg.image_topic}'; "
+            f"--scale-mode {cfg.outputs.scale.mode} needs camera_info: none found next to '{cfg.image_topic}'; "
             "pass --camera-info-topic"
         )
     if info_topic is None and cfg.points:
@@ -212,7 +159,7 @@ def _copy_topics(bag: BagReader, writer: BagWriter, out_topics: set[str]) -> set
     return copied
 
 
-def _write_frame(writer: BagWriter, cfg: RunConfig, raw: RawMessage, outputs: dict[str, Any]) -> None:
+def _write_frame(writer: BagWriter, cfg: BagRunConfig, raw: RawMessage, outputs: dict[str, Any]) -> None:
     for name, msg in outputs.items():
         writer.write(output_topic(cfg.namespace, name), msg, raw.log_time_ns)
 
@@ -221,7 +168,7 @@ def run_bag(
     bag_path: str | os.PathLike,
     estimator: Any,
     out_path: str | os.PathLike,
-    cfg: RunConfig,
+    cfg: BagRunConfig,
     salvage: bool = False,
     progress: bool = True,
     stats: RunStats | None = None,
@@ -240,7 +187,7 @@ def run_bag(
         with BagWriter(out_path, storage=cfg.storage) as writer:
             writer.set_custom_data("adu_depth.tool", "bag-run")
             writer.set_custom_data("adu_depth.source_bag", str(Path(bag_path).resolve()))
-            out_topics = {output_topic(cfg.namespace, n) for n in OUTPUT_TOPICS}
+            out_topics = {output_topic(cfg.namespace, n) for n in OUTPUTS}
             copied = _copy_topics(bag, writer, out_topics) if cfg.copy_inputs else set()
             total = bag.topics[cfg.image_topic].count
             bar = tqdm(total=total, desc="bag-run", unit="frame", disable=not progress)

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adu_depth_core.bags.io import BagError, RawMessage, TopicInfo, jazzy_typestore
+from adu_depth_core.bags.records import BagError, RawMessage, TopicInfo, jazzy_typestore
 
 log = logging.getLogger(__name__)
 MCAP_MAGIC = b"\x89MCAP0\r\n"

@@ -48,12 +48,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.25,
         help="drop points with sigma/depth above this; 0 = off",
     )
-    node.add_argument("--output-resolution", default="camera", choices=("camera", "network"))
+    node.add_argument(
+        "--output-resolution",
+        default="camera",
+        choices=("camera", "network"),
+        help="size of depth, uncertainty and points: the camera's, or the network's (cheaper)",
+    )
     node.add_argument("--depth-encoding", default="32FC1", choices=("32FC1", "16UC1"))
     node.add_argument(
         "--points-stride", type=int, default=1, help="keep every Nth row and column of the cloud"
     )
     node.add_argument("--no-points-color", action="store_true", help="no packed rgb field in the cloud")
+    node.add_argument(
+        "--color-min-depth", type=float, default=0.0, help="depth (m) at the near end of depth/color"
+    )
+    node.add_argument(
+        "--color-max-depth",
+        type=float,
+        default=0.0,
+        help="depth (m) at the far end of depth/color; 0 = per-frame 2nd-98th percentile range",
+    )
     node.add_argument("--frame-id", default="", help="override the outputs' frame_id (default: the image's)")
     add_scale_arguments(parser)
     add_max_pixels_argument(node)
@@ -62,15 +76,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace):
-    from adu_depth_core.bags.run import RunConfig
+    from adu_depth_core.bags.run import BagRunConfig
+    from adu_depth_core.recipe import RecipeConfig
     from adu_depth_core.runtime.cli_args import scale_config_from_args
 
-    return RunConfig(
-        image_topic=args.image_topic,
-        camera_info_topic=args.camera_info_topic,
-        namespace=args.namespace,
-        points=args.points,
-        color=args.color,
+    outputs = RecipeConfig(
         min_depth_m=args.min_depth,
         max_depth_m=args.max_depth,
         max_sigma_m=args.max_sigma,
@@ -79,10 +89,20 @@ def _config(args: argparse.Namespace):
         depth_encoding=args.depth_encoding,
         points_stride=args.points_stride,
         points_color=not args.no_points_color,
+        color_min_depth_m=args.color_min_depth,
+        color_max_depth_m=args.color_max_depth,
+        scale=scale_config_from_args(args),
+    )
+    return BagRunConfig(
+        image_topic=args.image_topic,
+        camera_info_topic=args.camera_info_topic,
+        namespace=args.namespace,
+        points=args.points,
+        color=args.color,
         frame_id=args.frame_id,
         copy_inputs=not args.no_copy,
         storage=args.storage,
-        scale=scale_config_from_args(args),
+        outputs=outputs,
         max_input_pixels=args.max_input_pixels,
     )
 

@@ -28,6 +28,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(student.onnx -> student.fp16.onnx; fp32 inputs/outputs)",
     )
     parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="also write <out>.int8.onnx (ONNX Runtime CPU int8, calibrated on synthetic frames)",
+    )
+    parser.add_argument("--int8-calib", type=int, default=16, help="synthetic calibration frames for --int8")
+    parser.add_argument(
+        "--max-int8-rel",
+        type=float,
+        default=0.05,
+        help="fail if int8 depth differs from fp32 by more than this (mean relative difference)",
+    )
+    parser.add_argument(
         "--images", default=None, help="folder of images for the parity check (default: built-in photos)"
     )
     parser.add_argument(
@@ -78,7 +90,31 @@ def _export(args: argparse.Namespace, model_path: Path, out: Path) -> int:
         print(f"wrote {half} (fp16 weights/activations, fp32 input/output)")
         if images is not None:
             _print_parity("fp16", ex.parity_check(load_model(model_path)[0], half, images))
+    if args.int8:
+        rc = max(rc, _export_int8(args, path, out, images))
     return rc
+
+
+def _export_int8(args: argparse.Namespace, path: Path, out: Path, images) -> int:
+    """int8 ONNX (ONNX Runtime CPU), checked against the fp32 file; 1 if it strays beyond --max-int8-rel."""
+    from adu_depth_core import quantize as q
+
+    int8 = q.quantize_onnx_int8(path, out.with_suffix(".int8.onnx"), n_calib=args.int8_calib)
+    print(f"wrote {int8} (int8 QDQ, per-channel weights, calibrated on {args.int8_calib} synthetic frames)")
+    if images is None:
+        return 0
+    report = q.accuracy_vs_fp32(path, int8, images)
+    print(
+        f"int8 vs fp32: AbsRel between them {report.absrel_vs_fp32:.3g}, "
+        f"median relative depth difference {report.median_rel_depth:.3g} over {report.n_images} images"
+    )
+    if not report.absrel_vs_fp32 <= args.max_int8_rel:
+        print(
+            f"error: int8 differs from fp32 by {report.absrel_vs_fp32:.3g} (> --max-int8-rel)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:

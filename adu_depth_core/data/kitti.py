@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from adu_depth_core.bags.lidar import project_to_depth
 from adu_depth_core.data.augment import hflip
 from adu_depth_core.data.io import read_bytes, read_depth_png, read_rgb
 from adu_depth_core.data.sample import DataError, StereoSample, crop_sample, make_valid
+from adu_depth_core.projection import project_to_depth
 
 BENCHMARK_CROP_HW = (352, 1216)  # KITTI depth benchmark size, bottom-centred
 _BTS_LINE = re.compile(

@@ -222,7 +222,7 @@ class RosbagStereo:
             if self._maps is not None:
                 depth = cv2.remap(depth, *self._maps[0], cv2.INTER_NEAREST, borderValue=np.nan)
             return depth
-        from adu_depth_core.bags.lidar import project_to_depth
+        from adu_depth_core.projection import project_to_depth
 
         T = self.T_cam_lidar
         if self._maps is not None:  # the rectified left frame is R_left @ its optical frame

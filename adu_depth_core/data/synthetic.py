@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from adu_depth_core.bags.lidar import project_to_depth
 from adu_depth_core.data import raycast, shading
 from adu_depth_core.data.layouts import LAYOUTS
 from adu_depth_core.data.sample import StereoSample
 from adu_depth_core.data.scene import Scene
 from adu_depth_core.data.textures import TextureAtlas
+from adu_depth_core.projection import project_to_depth
 
 # KITTI raw, 2011_09_26, P_rect_02: fx = fy = 721.5377 at 1242 x 375, principal point (609.5593, 172.854).
 KITTI_FX, KITTI_CX, KITTI_CY, KITTI_W, KITTI_H = 721.5377, 609.5593, 172.854, 1242, 375

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from adu_depth_core.models.encoders import Encoder
+from adu_depth_core.models.encoder_base import Encoder
 
 # (repeats, kernel, stride, expand ratio, in channels, out channels) per stage, from the Lite0 spec.
 LITE0_STAGES = (

@@ -9,20 +9,10 @@ An encoder maps a normalised image B x 3 x H x W to five feature maps at strides
 
 from __future__ import annotations
 
-from torch import nn
-
+from adu_depth_core.models.encoder_base import STRIDES, Encoder
 from adu_depth_core.registry import Registry
 
-STRIDES = (2, 4, 8, 16, 32)
-
-
-class Encoder(nn.Module):
-    """Base class: ``forward(x) -> [f2, f4, f8, f16, f32]``; ``channels`` gives their widths."""
-
-    def __init__(self, channels: tuple[int, int, int, int, int]) -> None:
-        super().__init__()
-        self.channels = tuple(channels)
-
+__all__ = ["ENCODERS", "STRIDES", "Encoder", "build_encoder"]
 
 ENCODERS: Registry = Registry("encoder")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from adu_depth_core.models.encoders import Encoder
+from adu_depth_core.models.encoder_base import Encoder
 
 RESNET_CHANNELS = (64, 64, 128, 256, 512)
 RESNET_DEPTHS = {"resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}

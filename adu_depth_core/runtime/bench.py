@@ -244,10 +244,10 @@ def _model_path(model: str) -> Path:
 
 def resolution_gflop(path: Path, kind: str, hw: tuple[int, int], cache_dir: Path | None) -> float:
     """GFLOP of the model at one network size (NaN for engines, whose graph is opaque)."""
-    from adu_depth_core.runtime import cache
+    from adu_depth_core.runtime import cache, derived
 
     if kind == "checkpoint":
-        return onnx_gflop(cache.onnx_for_checkpoint(path, hw, cache.cache_dir(cache_dir)))
+        return onnx_gflop(derived.onnx_for_checkpoint(path, hw, cache.cache_dir(cache_dir)))
     return onnx_gflop(path) if kind == "onnx" else float("nan")
 
 

@@ -1,4 +1,5 @@
-"""The user cache for derived model files: ONNX exported from checkpoints, fp16 ONNX, TensorRT engines.
+"""Where derived model files live (ONNX exported from checkpoints, fp16 and int8 ONNX, TensorRT engines),
+and how they are named and written; ``runtime.derived`` makes them.
 
 Location: ``$ADU_DEPTH_CACHE``, else ``$XDG_CACHE_HOME/adu-depth``, else
 ``~/.cache/adu-depth``. Every file is named by a hash of what it was made
@@ -37,29 +38,6 @@ def file_sha256(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
 def key_of(*parts: object) -> str:
     """Short stable hex key of several parts (strings, numbers, tuples)."""
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:20]
-
-
-def onnx_for_checkpoint(
-    checkpoint: Path, input_size: tuple[int, int] | None, cache: Path, opset: int = 17
-) -> Path:
-    """ONNX export of a checkpoint, made on first use (needs torch) and reused while the checkpoint is unchanged."""
-    from adu_depth_core.export import export_checkpoint  # imports torch
-
-    size = "card" if input_size is None else f"{input_size[0]}x{input_size[1]}"
-    out = cache / "onnx" / f"{checkpoint.stem}-{key_of(file_sha256(checkpoint), size, opset)}.onnx"
-    if not out.is_file():
-        export_checkpoint(checkpoint, out, input_size=input_size, opset=opset, parity_images=None)
-    return out
-
-
-def fp16_onnx(onnx_path: Path, cache: Path) -> Path:
-    """fp16 version of an fp32 ONNX (fp32 inputs/outputs kept), made on first use."""
-    from adu_depth_core.export import convert_onnx_fp16
-
-    out = cache / "onnx" / f"{onnx_path.stem}-fp16-{key_of(file_sha256(onnx_path))}.onnx"
-    if not out.is_file():
-        convert_onnx_fp16(onnx_path, out)
-    return out
 
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> Path:

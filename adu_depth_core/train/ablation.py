@@ -110,14 +110,14 @@ def ensure_teacher(cfg: AblationConfig) -> tuple[str, float]:
 
 def evaluate_checkpoint(path: str | Path, cfg: AblationConfig) -> dict[str, dict[str, float]]:
     """Mean metrics of a checkpoint on every eval set."""
+    from adu_depth_core.data import build_reader
     from adu_depth_core.models import load_model
     from adu_depth_core.train.evaluate import EvalOptions, evaluate_model
-    from adu_depth_core.train.runner import build_reader_for
 
     model, card = load_model(path)
     out = {}
     for name, es in cfg.eval.items():
-        reader = build_reader_for(es.dataset, es.kwargs, (card.input_height, card.input_width))
+        reader = build_reader(es.dataset, output_size=(card.input_height, card.input_width), **es.kwargs)
         n = min(es.num_images, len(reader))
         opts = EvalOptions(
             crop=es.crop,

@@ -22,7 +22,7 @@ import torch
 
 from adu_depth_core.checkpoint import ModelCard, load_checkpoint, save_checkpoint
 from adu_depth_core.train import report
-from adu_depth_core.train.evaluate import EvalOptions, evaluate_model, parse_hw
+from adu_depth_core.train.evaluate import EvalOptions, evaluate_model, parse_network_size
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 SELECT_SEED, REPORT_SEED = 20_000_000, 10_000_000  # synthetic scene seeds, far from every training seed
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     if args.student:
         out = bundle_student(
-            args.student, args.out, [parse_hw(s) for s in args.sizes], args.n, args.real, how
+            args.student, args.out, [parse_network_size(s) for s in args.sizes], args.n, args.real, how
         )
         print(out.with_suffix(".md").read_text())
     if args.teacher and args.teacher_out:

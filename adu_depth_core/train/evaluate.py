@@ -207,7 +207,7 @@ def write_report(result: EvalResult, out_dir: str | Path, title: str, meta: dict
     return report.write_text(out / "summary.md", "\n".join(lines) + "\n")
 
 
-def parse_hw(text: str) -> tuple[int, int]:
+def parse_network_size(text: str) -> tuple[int, int]:
     """``"192x640"`` -> (192, 640)."""
     try:
         h, w = (int(v) for v in text.lower().split("x"))
@@ -233,13 +233,13 @@ def parse_kv(items: list[str]) -> dict:
 
 def run_eval_cli(args) -> int:
     """Body of ``adu-depth eval``."""
+    from adu_depth_core.data import build_reader
     from adu_depth_core.models import load_model
-    from adu_depth_core.train.distributed import resolve_device
-    from adu_depth_core.train.runner import build_reader_for
+    from adu_depth_core.train.distributed import torch_device_for
 
     model, card = load_model(args.model)
-    model.to(resolve_device(args.device))
-    reader = build_reader_for(args.dataset, parse_kv(args.data_kwargs))
+    model.to(torch_device_for(args.device))
+    reader = build_reader(args.dataset, **parse_kv(args.data_kwargs))
     n = len(reader) if args.max_images is None else min(args.max_images, len(reader))
     from adu_depth_core.runtime.cli_args import scale_config_from_args
 
@@ -248,7 +248,7 @@ def run_eval_cli(args) -> int:
         crop=None if args.crop == "none" else args.crop,
         min_depth_m=args.min_depth if args.min_depth is not None else card.min_depth_m,
         max_depth_m=args.max_depth if args.max_depth is not None else card.max_depth_m,
-        input_hw=parse_hw(args.input_size) if args.input_size else None,
+        input_hw=parse_network_size(args.input_size) if args.input_size else None,
         median_scaling=args.median_scaling,
         max_images=n,
         figures=args.figures,

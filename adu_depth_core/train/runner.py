@@ -29,13 +29,6 @@ class TaskParts:
     exclude_prefixes: tuple[str, ...] = ()
 
 
-def build_reader_for(dataset: str, kwargs: dict, output_size: tuple[int, int] | None = None):
-    """The data registry's reader (kwargs go to the reader, e.g. synthetic ``n``, ``seed``, ``depth``)."""
-    from adu_depth_core.data import build_reader
-
-    return build_reader(dataset, output_size=output_size, **kwargs)
-
-
 def build_train_dataset(dc: DataConfig):
     """StereoDataset at the network size; ``data.kwargs`` may hold ``augment`` and ``skip_bad`` too."""
     from adu_depth_core.data import build_dataset
@@ -83,9 +76,10 @@ def model_card(mc: ModelConfig, cfg: TrainConfig, metrics: dict[str, float]) -> 
 
 def make_validator(vc: ValConfig, cfg: TrainConfig, mc: ModelConfig):
     """``validate(model) -> mean metrics`` over the first ``num_images`` held-out samples (cached)."""
+    from adu_depth_core.data import build_reader
     from adu_depth_core.train.evaluate import EvalOptions, evaluate_model
 
-    reader = build_reader_for(vc.dataset, vc.kwargs, (cfg.data.height, cfg.data.width))
+    reader = build_reader(vc.dataset, output_size=(cfg.data.height, cfg.data.width), **vc.kwargs)
     samples = [reader[i] for i in range(min(vc.num_images, len(reader)))]
     opts = EvalOptions(crop=vc.crop, min_depth_m=mc.min_depth, max_depth_m=mc.max_depth, figures=0)
     card = model_card(mc, cfg, {})

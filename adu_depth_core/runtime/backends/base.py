@@ -21,6 +21,9 @@ FORMAT_KEY = "adu_depth.format"
 PRECISION_KEY = "adu_depth.precision"  # "fp32" or "fp16": what the ONNX computes in
 ONNX_FORMAT = "adu-depth-onnx/1"
 PRECISIONS = ("fp32", "fp16", "int8")
+TENSORRT_INSTALL = (
+    "TensorRT comes with JetPack / the NVIDIA TensorRT Python wheel, pycuda with `pip install pycuda`"
+)
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
 ONNX_SUFFIXES = (".onnx",)
@@ -65,7 +68,7 @@ class BackendOptions:
     """How to run a model; resolved once by ``DepthEstimator.from_file``."""
 
     device: str | None = None  # None: the backend's default ("cpu", or "cuda:0" for TensorRT)
-    precision: str = "fp32"  # fp32 | fp16 | int8 (int8: TensorRT only)
+    precision: str = "fp32"  # fp32 | fp16 | int8 (int8: TensorRT, or ONNX Runtime on CPU)
     num_threads: int | None = None  # CPU threads (torch / ONNX Runtime); None: the library default
     input_size: tuple[int, int] | None = None  # network (h, w) override; None: the model card's
     cache_dir: Path | None = None  # exported ONNX / built engines; None: the user cache dir
@@ -145,3 +148,18 @@ class Backend(ABC):
     def describe(self) -> str:
         h, w = self.input_hw
         return f"{self.name} {self.precision} on {self.device}, input {h}x{w}"
+
+
+def session_options(ort, num_threads: int | None):
+    """All graph optimisations, sequential execution, no spin-waiting pool threads (they steal the cores)."""
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.inter_op_num_threads = 1
+    if num_threads:
+        so.intra_op_num_threads = int(num_threads)
+    so.log_severity_level = 3  # errors only
+    # Idle pool threads sleep instead of spinning after each run: the frame's own work (resize, colour,
+    # cloud, messages) runs right after inference on the same few cores and would otherwise wait for them.
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return so

@@ -22,6 +22,7 @@ from adu_depth_core.runtime.backends.base import (
     card_from_json,
     check_io_shape,
     require,
+    session_options,
 )
 
 INSTALL = "install it with `pip install onnxruntime` (or onnxruntime-gpu for CUDA)"
@@ -49,18 +50,6 @@ class OnnxRuntimeBackend(Backend):
 
     def close(self) -> None:
         self._session = None
-
-
-def session_options(ort, num_threads: int | None):
-    """All graph optimisations (constant folding, Conv+BN/activation fusion, layout), sequential execution."""
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.inter_op_num_threads = 1
-    if num_threads:
-        so.intra_op_num_threads = int(num_threads)
-    so.log_severity_level = 3  # errors only
-    return so
 
 
 def _providers(ort, device: str) -> list[str]:
@@ -120,21 +109,23 @@ def check_session(session, path: Path, opts: BackendOptions):
 
 def load(path: Path, kind: str, opts: BackendOptions) -> OnnxRuntimeBackend:
     """Open an ``.onnx`` (or export a checkpoint to ONNX in the cache first)."""
-    from adu_depth_core.runtime import cache
+    from adu_depth_core.runtime import cache, derived
 
     if kind == "engine":
         raise ModelFileError(f"'{path.name}' is a TensorRT engine; run it with backend='tensorrt'")
-    if opts.precision == "int8":
-        raise ValueError("int8 runs only on the tensorrt backend; use fp32 or fp16 with onnxruntime")
     ort = require("onnxruntime", "onnxruntime", INSTALL)
     root = cache.cache_dir(opts.cache_dir)
     if kind == "checkpoint":
-        path = cache.onnx_for_checkpoint(path, opts.input_size, root)
+        path = derived.onnx_for_checkpoint(path, opts.input_size, root)
     if not path.is_file():
         raise ModelFileError(f"ONNX model not found: {path}")
-    if opts.precision == "fp16":
-        path = cache.fp16_onnx(path, root)
     device = opts.device or "cpu"
+    if opts.precision == "int8" and not device.startswith("cpu"):
+        raise ValueError("int8 with onnxruntime runs on the CPU (QDQ); use device cpu, or TensorRT on a GPU")
+    if opts.precision == "fp16":
+        path = derived.fp16_onnx(path, root)
+    elif opts.precision == "int8":
+        path = derived.int8_onnx(path, root)
     session = open_session(ort, path, opts, device)
     card, input_hw = check_session(session, path, opts)
     precision = session.get_modelmeta().custom_metadata_map.get(PRECISION_KEY, opts.precision)

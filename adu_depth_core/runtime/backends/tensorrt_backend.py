@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+import adu_depth_core.runtime.backends.tensorrt_engine as te
 from adu_depth_core.checkpoint import ModelCard
-from adu_depth_core.runtime.backends import tensorrt_engine as te
 from adu_depth_core.runtime.backends.base import (
     CARD_KEY,
     INPUT_NAME,
     OUTPUT_NAMES,
+    TENSORRT_INSTALL,
     Backend,
     BackendOptions,
     ModelFileError,
@@ -27,7 +28,7 @@ from adu_depth_core.runtime.backends.base import (
 )
 
 LOG = logging.getLogger(__name__)
-INSTALL = "TensorRT comes with JetPack / the NVIDIA TensorRT Python wheel, pycuda with `pip install pycuda`"
+INSTALL = TENSORRT_INSTALL
 
 
 class _Buffers:
@@ -186,10 +187,10 @@ def load(path: Path, kind: str, opts: BackendOptions) -> TensorRTBackend:
     ctx = dev.make_context()
     try:
         if kind == "checkpoint":
-            from adu_depth_core.runtime import cache
+            from adu_depth_core.runtime import cache, derived
 
             path, kind = (
-                cache.onnx_for_checkpoint(path, opts.input_size, cache.cache_dir(opts.cache_dir)),
+                derived.onnx_for_checkpoint(path, opts.input_size, cache.cache_dir(opts.cache_dir)),
                 "onnx",
             )
         if kind == "onnx":

@@ -33,7 +33,9 @@ class TorchBackend(Backend):
 
 def _check_precision(precision: str, device: str) -> None:
     if precision == "int8":
-        raise ValueError("int8 runs only on the tensorrt backend; use fp32 (or fp16 on CUDA) with torch")
+        raise ValueError(
+            "int8 runs only on the tensorrt backend (GPU) or onnxruntime (CPU); use fp32 (or fp16 on CUDA) with torch"
+        )
     if precision == "fp16" and not device.startswith("cuda"):
         raise ValueError("fp16 with the torch backend needs a CUDA device (device='cuda'); use fp32 on CPU")
 
