@@ -126,7 +126,7 @@ def test_rendered_street_misscale_is_corrected(synth):
     est = frame_scale(view.depth_m * 0.7, view.K, prior)
     assert est.used and est.scale == pytest.approx(1 / 0.7, rel=0.01)
 
-    pred = DepthEstimator.from_file("default", "torch", "cpu").infer(view.rgb).depth_m
+    pred = DepthEstimator.from_file("default", "torch", "cpu").infer(view.rgb, K=view.K).depth_m
     for k in (0.6, 1.5):
         fs = frame_scale(pred * k, view.K, prior)
         assert fs.used
