@@ -3,6 +3,7 @@ a killed run resumes to the same step and weights, and the task trains the teach
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -201,3 +202,25 @@ def test_a_killed_adapt_teacher_run_resumes_to_the_same_step_and_weights(tmp_pat
     assert full_w.keys() == resumed_w.keys() and not any(k.startswith("original") for k in full_w)
     for k in full_w:
         torch.testing.assert_close(full_w[k], resumed_w[k], atol=1e-6, rtol=0)
+
+
+def test_dataset_report_counts_pairs_and_confident_pixels(tmp_path, pairs_dir):
+    from adu_depth_core.data.io import write_npy
+
+    data = _broken_copy(pairs_dir, tmp_path / "data", "none")
+    for i in range(4):
+        conf = np.full((H, W), 0.3, np.float32)
+        conf[:, : W // 4] = 0.95  # a quarter of each frame is confident
+        write_npy(data / "confidence" / f"{i:06d}.npy", conf)
+        write_npy(data / "teacher_depth" / f"{i:06d}.npy", np.full((H, W), 3.0 + i, np.float32))
+    res = _cli("dataset-report", "--data", str(data), "--out", str(tmp_path / "rep"), "--max-frames", "3")
+    assert res.returncode == 0, res.stderr[-2000:]
+    summary = json.loads((tmp_path / "rep" / "summary.json").read_text())
+    assert summary["pairs"] == 4 and summary["sampled"] == 3
+    assert summary["confidence_share"][">=0.9"] == pytest.approx(0.25)
+    assert summary["confidence_share"][">=0.5"] == pytest.approx(0.25)
+    sheet = cv2.imread(str(tmp_path / "rep" / "contact_sheet.png"))
+    assert sheet.shape == (3 * 160, 3 * 320, 3)  # 3 frames x [image | depth | confidence], tiles 320 wide
+    assert cv2.imread(str(tmp_path / "rep" / "confidence_hist.png")) is not None
+    unlabelled = _cli("dataset-report", "--data", str(pairs_dir), "--out", str(tmp_path / "rep2"))
+    assert unlabelled.returncode == 2 and "bag-to-dataset --teacher" in unlabelled.stderr

@@ -81,11 +81,15 @@ def _adapt_task(cfg: TrainConfig) -> TaskParts:
 
 
 def adapted_card(card: ModelCard, cfg: TrainConfig, metrics: dict[str, float]) -> ModelCard:
-    """The starting teacher's card with this run's metrics, config and a note of the adaptation."""
+    """The starting teacher's card with this run's input size (data.card_size, else the crop), metrics,
+    config and a note of the adaptation."""
     from dataclasses import replace
 
+    height, width = cfg.data.card_size or (cfg.data.height, cfg.data.width)
     return replace(
         card,
+        input_height=int(height),
+        input_width=int(width),
         metrics=dict(metrics),
         train_config=cfg.to_dict(),
         notes=f"adapted by adu-depth adapt-teacher (self-supervised) on {cfg.data.dataset} "
