@@ -18,47 +18,17 @@ import pytest
 import torch
 
 from adu_depth_core.adapt import AdaptTeacherTask
-from adu_depth_core.checkpoint import ModelCard, save_checkpoint
 from adu_depth_core.data.folder import write_calib, write_sample
 from adu_depth_core.data.middlebury import MiddleburyMotorcycle
 from adu_depth_core.data.sample import DataError
 from adu_depth_core.data.synthetic import SyntheticStereo
-from adu_depth_core.models import create_teacher
 from adu_depth_core.pair_checks import check_pair
 from adu_depth_core.train.config import AdaptConfig
 
 H, W = 64, 128
-TEACHER_KW = {
-    "encoder": "efficientnet_lite0",
-    "min_depth": 0.5,
-    "max_depth": 80.0,
-    "width_mult": 0.25,
-    "max_disparity": 32,
-    "cost_strides": [4],
-    "cost_channels": 8,
-}
 CLI = [sys.executable, "-m", "adu_depth_core.cli.main"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 TINY = ["--set", "data.workers=0", "--set", "train.threads=1", "--set", "train.image_every=0"]
-
-
-@pytest.fixture(scope="module")
-def random_teacher(tmp_path_factory) -> Path:
-    """A random-weight tiny teacher checkpoint (real card): enough to exercise the loop."""
-    torch.manual_seed(0)
-    model = create_teacher(pretrained=False, **TEACHER_KW)
-    card = ModelCard(
-        arch="teacher",
-        encoder="efficientnet_lite0",
-        model_kwargs=TEACHER_KW,
-        input_height=H,
-        input_width=W,
-        min_depth_m=0.5,
-        max_depth_m=80.0,
-    )
-    path = tmp_path_factory.mktemp("teacher") / "teacher.pt"
-    save_checkpoint(path, model.state_dict(), card)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -134,22 +104,28 @@ def _broken_copy(src: Path, dst: Path, what: str) -> Path:
     ],
 )
 def test_adapt_teacher_refuses_bad_datasets_before_training(
-    tmp_path, pairs_dir, random_teacher, what, message
+    tmp_path, pairs_dir, tiny_teacher_ckpt, what, message
 ):
     data = _broken_copy(pairs_dir, tmp_path / "data", what)
     res = _cli(
-        "adapt-teacher", "--data", str(data), "--teacher", str(random_teacher), "--out", str(tmp_path / "run")
+        "adapt-teacher",
+        "--data",
+        str(data),
+        "--teacher",
+        str(tiny_teacher_ckpt),
+        "--out",
+        str(tmp_path / "run"),
     )
     assert res.returncode == 2, res.stderr[-2000:]
     assert res.stderr.startswith("error: ") and message in res.stderr
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
-def test_the_task_trains_the_teacher_and_leaves_the_original_alone(random_teacher):
+def test_the_task_trains_the_teacher_and_leaves_the_original_alone(tiny_teacher_ckpt):
     from adu_depth_core.models import load_model
 
-    teacher, _ = load_model(random_teacher)
-    original, _ = load_model(random_teacher)
+    teacher, _ = load_model(tiny_teacher_ckpt)
+    original, _ = load_model(tiny_teacher_ckpt)
     task = AdaptTeacherTask(teacher, original, AdaptConfig(w_sgbm=1.0)).train()
     assert not any(m.training for m in task.teacher.modules() if isinstance(m, torch.nn.BatchNorm2d))
     s = SyntheticStereo(2, (H, W), seed=5, layout="room")
@@ -174,9 +150,11 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.slow
-def test_a_killed_adapt_teacher_run_resumes_to_the_same_step_and_weights(tmp_path, pairs_dir, random_teacher):
+def test_a_killed_adapt_teacher_run_resumes_to_the_same_step_and_weights(
+    tmp_path, pairs_dir, tiny_teacher_ckpt
+):
     steps = ["--steps", "10", "--set", "train.ckpt_every=1"]
-    base = ["adapt-teacher", "--data", str(pairs_dir), "--teacher", str(random_teacher), *steps, *TINY]
+    base = ["adapt-teacher", "--data", str(pairs_dir), "--teacher", str(tiny_teacher_ckpt), *steps, *TINY]
     full = _cli(*base, "--out", str(tmp_path / "full"), timeout=240)
     assert full.returncode == 0, full.stderr[-3000:]
 
