@@ -202,3 +202,17 @@ def test_dataset_report_counts_pairs_and_confident_pixels(tmp_path, pairs_dir):
     assert cv2.imread(str(tmp_path / "rep" / "confidence_hist.png")) is not None
     unlabelled = _cli("dataset-report", "--data", str(pairs_dir), "--out", str(tmp_path / "rep2"))
     assert unlabelled.returncode == 2 and "bag-to-dataset --teacher" in unlabelled.stderr
+
+
+def test_a_missing_teacher_is_reported_before_any_work(tmp_path, pairs_dir):
+    res = _cli(
+        "adapt-teacher",
+        "--data",
+        str(pairs_dir),
+        "--teacher",
+        str(tmp_path / "no.pt"),
+        "--out",
+        str(tmp_path / "r"),
+    )
+    assert res.returncode == 2 and "teacher checkpoint not found" in res.stderr
+    assert "pairs; checked" not in res.stdout

@@ -43,20 +43,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _summary_line(summary: dict) -> str:
+    line = f"{summary['pairs']} pairs; checked {summary['checked']}"
+    dy = summary["median_dy_px"]
+    if dy == dy:  # not NaN: some pair had enough feature matches
+        return f"{line}: rectified (median vertical offset of feature matches {dy:.2f} px)"
+    return f"{line}: rectification not checked (too few feature matches)"
+
+
 def run(args: argparse.Namespace) -> int:
-    from adu_depth_core.bags.cli_common import print_error, user_errors
+    from adu_depth_core.bags.cli_common import print_error, setup_logging, user_errors
     from adu_depth_core.data.sample import DataError
+    from adu_depth_core.models.loading import teacher_checkpoint
     from adu_depth_core.train.adapt_run import adapt_config_from_args, preflight
     from adu_depth_core.train.runner import train
 
+    setup_logging()
     try:
         cfg = adapt_config_from_args(args)
+        teacher = teacher_checkpoint(cfg.teacher_checkpoint)  # the bundled one may be missing: say so first
+        if not teacher.is_file():
+            raise FileNotFoundError(f"teacher checkpoint not found: {teacher}")
         summary = preflight(cfg, rectification=not args.no_rectification_check)
-        print(
-            f"{summary['pairs']} pairs; checked {summary['checked']} (median vertical offset of feature "
-            f"matches {summary['median_dy_px']:.2f} px)",
-            flush=True,
-        )
+        print(_summary_line(summary), flush=True)
         path = train(cfg, resume=args.resume)
     except (*user_errors(), DataError, ValueError) as exc:
         return print_error(exc)
