@@ -59,15 +59,19 @@ def run(args: argparse.Namespace) -> int:
     from adu_depth_core.train.runner import train
 
     setup_logging()
-    try:
+    try:  # configuration and input problems: one 'error:' line
         cfg = adapt_config_from_args(args)
         teacher = teacher_checkpoint(cfg.teacher_checkpoint)  # the bundled one may be missing: say so first
         if not teacher.is_file():
             raise FileNotFoundError(f"teacher checkpoint not found: {teacher}")
-        summary = preflight(cfg, rectification=not args.no_rectification_check)
-        print(_summary_line(summary), flush=True)
-        path = train(cfg, resume=args.resume)
+        check = not args.no_rectification_check
+        summary = preflight(cfg, rectification=check)
     except (*user_errors(), DataError, ValueError) as exc:
+        return print_error(exc)
+    print(_summary_line(summary) if check else f"{summary['pairs']} pairs; rectification check skipped")
+    try:
+        path = train(cfg, resume=args.resume)
+    except (*user_errors(), DataError) as exc:
         return print_error(exc)
     print(f"adapted teacher: {path}\nrun folder: {cfg.train.run_dir}")
     return 0
