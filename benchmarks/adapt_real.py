@@ -1,6 +1,6 @@
 """The stereo teacher before and after self-supervised adaptation on real pairs, beside OpenCV SGBM.
 
-    python benchmarks/adapt_real.py --teacher default --steps 150 --json out/adapt_real.json
+    python benchmarks/adapt_real.py --teacher default --steps 30 --set optim.warmup_steps=5 --json out/adapt_real.json
 
 For each real pair (Middlebury 2003 Cones from --real, Middlebury 2014 Motorcycle from scikit-image):
 the pair (images and calibration only) is written as a one-pair folder dataset, ``adapt-teacher``'s code
@@ -37,6 +37,10 @@ from adu_depth_core.train.runner import train
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_REAL = REPO.parent / "shared" / "data" / "real"
 CONES_FX_PX, CONES_BASELINE_M = 1000.0, 0.1  # arbitrary: Cones is scored in disparity only
+# Default crops: strips this tall and as wide as the input the teacher is scored at. The teacher's disparity
+# search is a fraction of its input width, so crops narrower than that input teach it the wrong scale
+# (measured: 192x256 crops made both pairs worse; docs/robot_adaptation.md).
+STRIP_HEIGHT_PX = 128
 
 
 def real_pairs(real: Path) -> dict[str, dict]:
@@ -87,7 +91,7 @@ def adapt_on_pair(teacher: str, pair: dict, work: Path, args: argparse.Namespace
     sample = StereoSample(pair["left"], pair["right"], None, None, K, pair["baseline_m"], "pair")
     write_sample(data, "000000", sample)
     write_calib(data, K, pair["baseline_m"], h, w)
-    ch, cw = args.crop
+    ch, cw = args.crop or (STRIP_HEIGHT_PX, network_size((h, w))[1])
     cover = max(ch / h, cw / w)  # crops at the pair's own resolution (zoom 1/cover), +25 %
     cfg = default_adapt_config(str(data), teacher, str(work / "run"))
     cfg["data"]["kwargs"]["augment"]["scale_range"] = [1.0 / cover, 1.25 / cover]
@@ -139,8 +143,12 @@ def main() -> int:
     ap.add_argument("--teacher", default="default", help="teacher checkpoint or default")
     ap.add_argument("--real", type=Path, default=DEFAULT_REAL)
     ap.add_argument("--pairs", nargs="*", help="subset of Cones Motorcycle")
-    ap.add_argument("--steps", type=int, default=150)
-    ap.add_argument("--crop", type=lambda t: tuple(int(v) for v in t.split("x")), default=(256, 320))
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument(
+        "--crop",
+        type=lambda t: tuple(int(v) for v in t.split("x")),
+        help="HxW training crop (default: 128 rows x the scored input width)",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="adapt config override")
     ap.add_argument("--json", type=Path)

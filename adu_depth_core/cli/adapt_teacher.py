@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--size",
         metavar="HxW",
-        help="training crop, multiples of 32 (default: the images' size, at most 640 wide)",
+        help="training crop HxW, multiples of 32, as wide as the input the teacher will label at "
+        "(default: the images' size, at most 640 wide)",
     )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="default auto")
     parser.add_argument(
