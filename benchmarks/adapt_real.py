@@ -7,8 +7,8 @@ the pair (images and calibration only) is written as a one-pair folder dataset, 
 path adapts the teacher on it, and the teacher before / after and SGBM are scored against the ground
 truth: bad-3 px over every ground-truth pixel (holes bad), EPE, and depth AbsRel (Motorcycle, which has a
 calibration). Adapting on the test pairs themselves is legitimate test-time adaptation: no ground truth
-is read until scoring, and nothing is tuned on it (the settings are adapt-teacher's defaults, the crop
-at the pair's own resolution). Cones has no published calibration: any fx·B gives the same disparity.
+is read until scoring. The settings are adapt-teacher's defaults; two of them (frozen BatchNorm, crops as
+wide as the scored input) were fixed after failed runs on these pairs (docs/robot_adaptation.md). Cones has no published calibration: any fx·B gives the same disparity.
 SGBM searches the teacher's own range (0.3 × width), not a range read from the ground truth; the row
 "SGBM (GT range)" (1.2 × the largest true disparity, as eval_camera.py does) is a reference only.
 """
