@@ -1,5 +1,5 @@
 """Shared test configuration: marker skips (only when a dependency is truly absent)
-and small shared fixtures (a tiny student checkpoint)."""
+and small shared fixtures (tiny student and teacher checkpoints)."""
 
 from __future__ import annotations
 
@@ -76,6 +76,42 @@ def tiny_student_ckpt(tmp_path_factory):
         notes="random weights, for tests",
     )
     path = tmp_path_factory.mktemp("ckpt") / "tiny_student.pt"
+    save_checkpoint(path, model.state_dict(), card)
+    return path
+
+
+# A tiny stereo teacher (64x128 card, one cost volume): enough to exercise training loops, not to teach.
+TINY_TEACHER_KW = {
+    "encoder": "efficientnet_lite0",
+    "min_depth": 0.5,
+    "max_depth": 80.0,
+    "width_mult": 0.25,
+    "max_disparity": 32,
+    "cost_strides": [4],
+    "cost_channels": 8,
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher_ckpt(tmp_path_factory):
+    """A random-weight tiny teacher checkpoint (real format, real card) of TINY_TEACHER_KW."""
+    import torch
+
+    from adu_depth_core.checkpoint import ModelCard, save_checkpoint
+    from adu_depth_core.models import create_teacher
+
+    torch.manual_seed(0)
+    model = create_teacher(pretrained=False, **TINY_TEACHER_KW)
+    card = ModelCard(
+        arch="teacher",
+        encoder="efficientnet_lite0",
+        model_kwargs=TINY_TEACHER_KW,
+        input_height=64,
+        input_width=128,
+        min_depth_m=0.5,
+        max_depth_m=80.0,
+    )
+    path = tmp_path_factory.mktemp("teacher") / "teacher.pt"
     save_checkpoint(path, model.state_dict(), card)
     return path
 

@@ -13,41 +13,13 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import TINY_TEACHER_KW
 
-from adu_depth_core.checkpoint import ModelCard, save_checkpoint
-from adu_depth_core.models import create_teacher
+from adu_depth_core.checkpoint import ModelCard
 
 H, W = 64, 128
-TEACHER_KW = {
-    "encoder": "efficientnet_lite0",
-    "min_depth": 0.5,
-    "max_depth": 80.0,
-    "width_mult": 0.25,
-    "max_disparity": 32,
-    "cost_strides": [4],
-    "cost_channels": 8,
-}
 CLI = [sys.executable, "-m", "adu_depth_core.cli.main"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-
-
-@pytest.fixture(scope="module")
-def random_teacher(tmp_path_factory) -> Path:
-    """A random-weight tiny teacher checkpoint (real card): enough to exercise the loop, not to teach."""
-    torch.manual_seed(0)
-    model = create_teacher(pretrained=False, **TEACHER_KW)
-    card = ModelCard(
-        arch="teacher",
-        encoder="efficientnet_lite0",
-        model_kwargs=TEACHER_KW,
-        input_height=H,
-        input_width=W,
-        min_depth_m=0.5,
-        max_depth_m=80.0,
-    )
-    path = tmp_path_factory.mktemp("teacher") / "teacher.pt"
-    save_checkpoint(path, model.state_dict(), card)
-    return path
 
 
 def tiny_config(path: Path, run_dir: Path, task: str = "distill", **train) -> Path:
@@ -66,7 +38,7 @@ def tiny_config(path: Path, run_dir: Path, task: str = "distill", **train) -> Pa
         "teacher": {
             "arch": "teacher",
             "pretrained": False,
-            **{k: v for k, v in TEACHER_KW.items() if k != "max_depth"},
+            **{k: v for k, v in TINY_TEACHER_KW.items() if k != "max_depth"},
         },
         "optim": {"lr": 1e-3, "warmup_steps": 2},
         "train": {
@@ -98,7 +70,7 @@ def _assert_same(a: dict, b: dict, atol: float = 0.0) -> None:
 
 
 @pytest.mark.slow
-def test_torchrun_two_ranks_gloo_end_with_identical_student_weights(tmp_path, random_teacher):
+def test_torchrun_two_ranks_gloo_end_with_identical_student_weights(tmp_path, tiny_teacher_ckpt):
     run = tmp_path / "ddp"
     cfg = tiny_config(tmp_path / "c.yaml", run, steps=3, ckpt_every=1, save_rank_weights=True)
     torchrun = [
@@ -111,7 +83,7 @@ def test_torchrun_two_ranks_gloo_end_with_identical_student_weights(tmp_path, ra
         "adu_depth_core.cli.main",
     ]
     proc = subprocess.run(
-        [*torchrun, "distill", "--config", str(cfg), "--teacher", str(random_teacher)],
+        [*torchrun, "distill", "--config", str(cfg), "--teacher", str(tiny_teacher_ckpt)],
         env=ENV,
         capture_output=True,
         text=True,
@@ -128,9 +100,9 @@ def test_torchrun_two_ranks_gloo_end_with_identical_student_weights(tmp_path, ra
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path, random_teacher):
+def test_killed_run_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path, tiny_teacher_ckpt):
     full_run, killed_run = tmp_path / "full", tmp_path / "killed"
-    base = ["distill", "--teacher", str(random_teacher)]
+    base = ["distill", "--teacher", str(tiny_teacher_ckpt)]
     full = subprocess.run(
         [*CLI, *base, "--config", str(tiny_config(tmp_path / "a.yaml", full_run))],
         env=ENV,

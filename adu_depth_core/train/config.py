@@ -2,13 +2,14 @@
 
 YAML layout (every section optional; unknown keys are errors)::
 
-    task: distill            # "teacher" (stage 1) or "distill" (stage 2)
+    task: distill            # "teacher" (stage 1), "distill" (stage 2) or "adapt" (teacher, no labels)
     teacher_checkpoint: runs/teacher/model.pt   # distill: the frozen teacher (or --teacher)
     data:  {dataset: synthetic, kwargs: {...}, height: 192, width: 640, batch_size: 8, workers: 2}
     val:   {dataset: synthetic, kwargs: {...}, num_images: 16, every: 500, crop: null}
     student: ModelConfig     # the network that ships (task distill)
     teacher: ModelConfig     # trained in stage 1, frozen in stage 2
     loss:  LossConfig
+    adapt: AdaptConfig       # task adapt: self-supervised loss weights
     optim: {name: adamw, lr: 2e-4, weight_decay: 1e-2, schedule: cosine, warmup_steps: 100, ...}
     train: {steps: 20000, amp: true, grad_clip: 1.0, seed: 0, log_every: 20, ckpt_every: 1000, ...}
 
@@ -25,7 +26,7 @@ import yaml
 
 from adu_depth_core.config import LossConfig, ModelConfig, from_dict, save_yaml, to_dict
 
-TASKS = ("teacher", "distill")
+TASKS = ("teacher", "distill", "adapt")  # adapt: the teacher on unlabeled pairs (adapt-teacher)
 
 
 @dataclass
@@ -52,6 +53,30 @@ class ValConfig:
     num_images: int = 16
     every: int = 0
     crop: str | None = None  # "garg", "eigen" or None
+
+
+@dataclass
+class AdaptConfig:
+    """Self-supervised adaptation of the teacher (``adu-depth adapt-teacher``): loss weights and switches."""
+
+    w_photo: float = 1.0  # photometric reconstruction, both views (0.85 SSIM + 0.15 L1)
+    ssim_weight: float = 0.85
+    w_lr: float = 1.0  # left-right consistency (stereo hflip trick for the right view)
+    w_smooth: float = 1e-3  # edge-aware smoothness of mean-normalised disparity
+    w_anchor: float = 0.1  # forgetting guard: agreement with the frozen original on its confident pixels
+    anchor_min_confidence: float = 0.9  # the original's exp(-b) at or above which its pixel anchors
+    w_sgbm: float = 0.0  # optional sparse pseudo-labels: OpenCV SGBM matches passing its left-right check
+    sgbm_block: int = 5
+    # BatchNorm layers keep the original's statistics (eval mode): a few small batches of one domain would
+    # otherwise replace them within a few steps
+    freeze_bn: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("w_photo", "w_lr", "w_smooth", "w_anchor", "w_sgbm"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"adapt.{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.ssim_weight <= 1.0 or not 0.0 < self.anchor_min_confidence <= 1.0:
+            raise ValueError("adapt.ssim_weight must be in [0, 1] and adapt.anchor_min_confidence in (0, 1]")
 
 
 @dataclass
@@ -99,6 +124,7 @@ class TrainConfig:
     student: ModelConfig = field(default_factory=ModelConfig)
     teacher: ModelConfig = field(default_factory=lambda: ModelConfig(arch="teacher"))
     loss: LossConfig = field(default_factory=LossConfig)
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: RunConfig = field(default_factory=RunConfig)
 

@@ -27,6 +27,7 @@ class TaskParts:
     shipped: str  # attribute of the network that ships
     model_cfg: ModelConfig
     exclude_prefixes: tuple[str, ...] = ()
+    card: ModelCard | None = None  # the starting checkpoint's card (adapt: the card is kept, not rebuilt)
 
 
 def build_train_dataset(dc: DataConfig):
@@ -49,11 +50,44 @@ def build_task(cfg: TrainConfig) -> TaskParts:
         return TaskParts(TeacherTask(cfg.teacher.build(), cfg.loss), "teacher", cfg.teacher)
     if not cfg.teacher_checkpoint:
         raise ValueError(
-            "distillation needs a trained teacher: pass --teacher CKPT (or set teacher_checkpoint)"
+            f"task {cfg.task} needs a trained teacher: pass --teacher CKPT (or set teacher_checkpoint)"
         )
+    if cfg.task == "adapt":
+        return _adapt_task(cfg)
     teacher = FrozenTeacher.from_checkpoint(cfg.teacher_checkpoint)
     task = DistillationTask(cfg.student.build(), teacher, cfg.loss, cfg.student.canonical_focal_px)
     return TaskParts(task, "student", cfg.student, (TEACHER_PREFIX,))
+
+
+def _adapt_task(cfg: TrainConfig) -> TaskParts:
+    """AdaptTeacherTask: a trainable copy of the checkpoint's teacher and the frozen original."""
+    from adu_depth_core.adapt import ORIGINAL_PREFIX, AdaptTeacherTask
+    from adu_depth_core.distill import FrozenTeacher
+    from adu_depth_core.models import load_model
+    from adu_depth_core.models.loading import teacher_checkpoint
+
+    original = FrozenTeacher.from_checkpoint(cfg.teacher_checkpoint)
+    teacher, card = load_model(teacher_checkpoint(cfg.teacher_checkpoint))
+    teacher.requires_grad_(True)
+    task = AdaptTeacherTask(teacher, original, cfg.adapt)
+    return TaskParts(task, "teacher", cfg.teacher, (ORIGINAL_PREFIX,), card)
+
+
+def adapted_card(card: ModelCard, cfg: TrainConfig, metrics: dict[str, float]) -> ModelCard:
+    """The starting teacher's card with this run's input size (data.card_size, else the crop), metrics,
+    config and a note of the adaptation."""
+    from dataclasses import replace
+
+    height, width = cfg.data.card_size or (cfg.data.height, cfg.data.width)
+    return replace(
+        card,
+        input_height=int(height),
+        input_width=int(width),
+        metrics=dict(metrics),
+        train_config=cfg.to_dict(),
+        notes=f"adapted by adu-depth adapt-teacher (self-supervised) on {cfg.data.dataset} "
+        f"from {cfg.teacher_checkpoint}",
+    )
 
 
 def model_card(mc: ModelConfig, cfg: TrainConfig, metrics: dict[str, float]) -> ModelCard:
@@ -108,7 +142,9 @@ def train(cfg: TrainConfig, resume: str | None = None, info: D.DistInfo | None =
         build_train_dataset(cfg.data),
         cfg,
         shipped=parts.shipped,
-        make_card=lambda m: model_card(parts.model_cfg, cfg, m),
+        make_card=lambda m: (
+            adapted_card(parts.card, cfg, m) if parts.card else model_card(parts.model_cfg, cfg, m)
+        ),
         exclude_prefixes=parts.exclude_prefixes,
         validate=validate,
         info=info,
