@@ -54,30 +54,36 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
-@pytest.fixture(scope="session")
-def tiny_student_ckpt(tmp_path_factory):
-    """A small random-weight student checkpoint (real format, real card) for runtime/node/bag tests."""
+def _tiny_checkpoint(folder, arch: str, model_kwargs: dict, seed: int, **card_fields):
+    """A random-weight network of ``arch`` saved as a real checkpoint with a real card (64x128 input)."""
     import torch
 
     from adu_depth_core.checkpoint import ModelCard, save_checkpoint
-    from adu_depth_core.models import create_student
+    from adu_depth_core.models.loading import ARCHS
 
-    torch.manual_seed(0)
-    kwargs = {"encoder": "efficientnet_lite0", "pretrained": False, "min_depth": 0.5, "max_depth": 80.0}
-    model = create_student(**kwargs).eval()
+    torch.manual_seed(seed)
+    model = ARCHS.get(arch)(pretrained=False, **model_kwargs).eval()
     card = ModelCard(
-        arch="student",
-        encoder=kwargs["encoder"],
-        model_kwargs={k: v for k, v in kwargs.items() if k != "pretrained"},
+        arch=arch,
+        encoder=model_kwargs["encoder"],
+        model_kwargs=dict(model_kwargs),
         input_height=64,
         input_width=128,
         min_depth_m=0.5,
         max_depth_m=80.0,
         notes="random weights, for tests",
+        **card_fields,
     )
-    path = tmp_path_factory.mktemp("ckpt") / "tiny_student.pt"
+    path = folder / f"tiny_{arch}.pt"
     save_checkpoint(path, model.state_dict(), card)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_student_ckpt(tmp_path_factory):
+    """A small random-weight student checkpoint (real format, real card) for runtime/node/bag tests."""
+    kwargs = {"encoder": "efficientnet_lite0", "min_depth": 0.5, "max_depth": 80.0}
+    return _tiny_checkpoint(tmp_path_factory.mktemp("ckpt"), "student", kwargs, seed=0)
 
 
 # A tiny stereo teacher (64x128 card, one cost volume): enough to exercise training loops, not to teach.
@@ -95,82 +101,16 @@ TINY_TEACHER_KW = {
 @pytest.fixture(scope="session")
 def tiny_teacher_ckpt(tmp_path_factory):
     """A random-weight tiny teacher checkpoint (real format, real card) of TINY_TEACHER_KW."""
-    import torch
-
-    from adu_depth_core.checkpoint import ModelCard, save_checkpoint
-    from adu_depth_core.models import create_teacher
-
-    torch.manual_seed(0)
-    model = create_teacher(pretrained=False, **TINY_TEACHER_KW)
-    card = ModelCard(
-        arch="teacher",
-        encoder="efficientnet_lite0",
-        model_kwargs=TINY_TEACHER_KW,
-        input_height=64,
-        input_width=128,
-        min_depth_m=0.5,
-        max_depth_m=80.0,
-    )
-    path = tmp_path_factory.mktemp("teacher") / "teacher.pt"
-    save_checkpoint(path, model.state_dict(), card)
-    return path
+    return _tiny_checkpoint(tmp_path_factory.mktemp("teacher"), "teacher", TINY_TEACHER_KW, seed=0)
 
 
 @pytest.fixture(scope="session")
 def tiny_canonical_ckpt(tmp_path_factory):
     """A small random-weight canonical-camera student (card canonical_focal_px = 100 px at its 64x128 input)."""
-    import torch
-
-    from adu_depth_core.checkpoint import ModelCard, save_checkpoint
-    from adu_depth_core.models import create_student
-
-    torch.manual_seed(1)
     kwargs = {"encoder": "efficientnet_lite0", "min_depth": 0.2, "max_depth": 200.0}
-    model = create_student(pretrained=False, **kwargs).eval()
-    card = ModelCard(
-        model_kwargs=kwargs,
-        input_height=64,
-        input_width=128,
-        min_depth_m=0.5,
-        max_depth_m=80.0,
-        canonical_focal_px=100.0,
-        notes="random weights, for tests",
+    return _tiny_checkpoint(
+        tmp_path_factory.mktemp("canonical"), "student", kwargs, seed=1, canonical_focal_px=100.0
     )
-    path = tmp_path_factory.mktemp("canonical") / "canonical_student.pt"
-    save_checkpoint(path, model.state_dict(), card)
-    return path
-
-
-@pytest.fixture(scope="session")
-def tiny_teacher_ckpt(tmp_path_factory):
-    """A small random-weight stereo teacher checkpoint (real format, card arch 'teacher')."""
-    import torch
-
-    from adu_depth_core.checkpoint import ModelCard, save_checkpoint
-    from adu_depth_core.models import create_teacher
-
-    torch.manual_seed(0)
-    kwargs = {
-        "encoder": "efficientnet_lite0",
-        "min_depth": 0.5,
-        "max_depth": 80.0,
-        "width_mult": 0.5,
-        "max_disparity": 32,
-    }
-    model = create_teacher(pretrained=False, **kwargs).eval()
-    card = ModelCard(
-        arch="teacher",
-        encoder="efficientnet_lite0",
-        model_kwargs=kwargs,
-        input_height=64,
-        input_width=128,
-        min_depth_m=0.5,
-        max_depth_m=80.0,
-        notes="random weights, for tests",
-    )
-    path = tmp_path_factory.mktemp("teacher") / "teacher.pt"
-    save_checkpoint(path, model.state_dict(), card)
-    return path
 
 
 @pytest.fixture(scope="module")
