@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -63,7 +65,7 @@ def test_scale_applies_to_depth_and_sigma_and_is_held_facing_a_wall(ctx, views):
     est = DepthEstimator.from_file("default", "torch", "cpu")
     names = ("depth", "depth/uncertainty")
     with running_node(ctx, params) as (_, probe):
-        raw = est.infer(street.rgb)
+        raw = est.infer(street.rgb, K=street.K)
         got = probe.request(street.rgb, _info(street), names)
         depth_ratio, sigma_ratio = (
             _ratio(got["depth"], raw.depth_m),
@@ -79,10 +81,12 @@ def test_scale_applies_to_depth_and_sigma_and_is_held_facing_a_wall(ctx, views):
 
         n = len(probe.statuses())
         got = probe.request(wall.rgb, _info(wall), names)
-        held = _ratio(got["depth"], est.infer(wall.rgb).depth_m)
+        held = _ratio(got["depth"], est.infer(wall.rgb, K=wall.K).depth_m)
         np.testing.assert_allclose(held, scale, rtol=1e-4)  # the previous scale, kept
         st = probe.wait_status("/depth_node", lambda s: status_value(s, "scale_used") == "false", since=n)
-        assert status_value(st, "scale_reason").startswith("kept the previous scale: ground not visible")
+        # the student's depth of a wall has no ground, or only a sliver of invented, tilted "ground"
+        reason = status_value(st, "scale_reason")
+        assert re.match(r"kept the previous scale: (ground not visible|low confidence)", reason), reason
         assert float(status_value(st, "scale_applied")) == pytest.approx(scale, rel=1e-3)
 
         # run-time changes: a camera twice as high doubles the scale (a fresh filter); 'none' turns it off
@@ -101,7 +105,9 @@ def test_scale_applies_to_depth_and_sigma_and_is_held_facing_a_wall(ctx, views):
         assert all(r.successful for r in probe.set_params("/depth_node", {"cpu_threads": 1}))  # reloads
         n = len(probe.statuses())
         got = probe.request(wall.rgb, _info(wall), ("depth",))
-        np.testing.assert_allclose(_ratio(got["depth"], est.infer(wall.rgb).depth_m), 1.0, rtol=1e-5)
+        np.testing.assert_allclose(
+            _ratio(got["depth"], est.infer(wall.rgb, K=wall.K).depth_m), 1.0, rtol=1e-5
+        )
         st = probe.wait_status("/depth_node", lambda s: status_value(s, "scale_used") == "false", since=n)
         assert status_value(st, "scale_reason").startswith("no ground seen yet")
 

@@ -85,7 +85,7 @@ def test_only_wanted_outputs_and_camera_checks(tiny_student_ckpt):
     wrong = Intrinsics(50, 24, K, np.hstack([K, np.zeros((3, 1))]))
     out = recipe.run(rgb, wrong, RecipeConfig(), set(OUTPUTS))
     assert "points" not in out.arrays and out.camera is None
-    assert [c for c, _ in out.problems] == ["camera_info"] and "50x24" in out.problems[0][1]
+    assert [c for c, _ in out.problems] == ["camera_info"] and "24x50 (HxW)" in out.problems[0][1]
 
 
 def test_output_table_and_config_checks():

@@ -95,8 +95,8 @@ def adapt_config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def preflight(cfg: TrainConfig, rectification: bool = True, max_pairs: int = 8) -> dict:
     """Check the configured dataset's pairs (right image, sizes, baseline, rectification) before training."""
+    from adu_depth_core.data import build_reader
     from adu_depth_core.pair_checks import check_pairs
-    from adu_depth_core.train.runner import build_reader_for
 
     kwargs = {k: v for k, v in cfg.data.kwargs.items() if k not in ("augment", "skip_bad")}
-    return check_pairs(build_reader_for(cfg.data.dataset, kwargs), max_pairs, rectification)
+    return check_pairs(build_reader(cfg.data.dataset, **kwargs), max_pairs, rectification)
