@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from adu_depth_core.runtime import ModelFileError, ModelLoadError
+from adu_depth_core.runtime.preprocess import parse_network_size
 from adu_depth_ros.params import DepthNodeConfig
 
 __all__ = ["ModelLoadError", "allowed_dirs", "check_model_dirs", "load_estimator"]
@@ -42,6 +43,12 @@ def load_estimator(cfg: DepthNodeConfig):
     check_model_dirs(cfg.model_path, cfg.model_dirs)
     device = None if cfg.device == "auto" else cfg.device
     threads = cfg.cpu_threads or None
+    size = parse_network_size(cfg.network_size) if cfg.network_size else None
     return DepthEstimator.from_file(
-        cfg.model_path, backend=cfg.backend, device=device, precision=cfg.precision, num_threads=threads
+        cfg.model_path,
+        backend=cfg.backend,
+        device=device,
+        precision=cfg.precision,
+        num_threads=threads,
+        input_size=size,
     )

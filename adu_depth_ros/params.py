@@ -92,6 +92,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     _p("device", "auto", "Device for the backend: auto, cpu, cuda or cuda:N", reloads_model=True),
     _p("precision", "fp32", "Numeric precision of the backend", choices=PRECISIONS, reloads_model=True),
     _p("cpu_threads", 0, "CPU threads for torch / ONNX Runtime (0 = the library's default); limit it when other nodes share the CPU", min_value=0, max_value=256, reloads_model=True),
+    _p("network_size", "", "Network input HxW (multiples of 32) for a checkpoint, e.g. 320x416 for a 4:3 camera so images keep their aspect ratio; empty = the model card's size. ONNX/engine files have a fixed size: export one at the size you want", reloads_model=True),
     _p("model_dirs", "", "Allow-list of folders model_path may point into (':'-separated; symlinks resolved); empty = anywhere. Set it on a shared network (see docs/security.md)", read_only=True),
     # outputs and thresholds (changeable at run time)
     _p("min_depth_m", 0.1, "Depth below this (metres) is published as invalid (NaN / 0 mm)", min_value=0.0, max_value=1000.0),
@@ -147,6 +148,7 @@ class DepthNodeConfig:
     device: str
     precision: str
     cpu_threads: int
+    network_size: str
     model_dirs: str
     min_depth_m: float
     max_depth_m: float
@@ -205,6 +207,13 @@ class DepthNodeConfig:
 
     def check_consistency(self) -> None:
         """Cross-parameter rules."""
+        if self.network_size:
+            from adu_depth_core.runtime.preprocess import parse_network_size
+
+            try:
+                parse_network_size(self.network_size)
+            except ValueError as exc:
+                raise ParameterError(f"network_size: {exc} (or empty for the model card's size)") from None
         if self.min_depth_m >= self.max_depth_m:
             raise ParameterError(
                 f"min_depth_m ({self.min_depth_m}) must be below max_depth_m ({self.max_depth_m})"

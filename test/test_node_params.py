@@ -60,6 +60,8 @@ def test_yaml_lists_every_parameter_with_its_default():
         ({"device": "gpu0"}, "device: 'gpu0'"),
         ({"model_path": " "}, "model_path is empty"),
         ({"no_such_param": 1}, "unknown parameter"),
+        ({"network_size": "300x400"}, "network_size: network input size must be positive multiples of 32"),
+        ({"network_size": "big"}, "network_size: size must look like HxW"),
     ],
 )
 def test_validation_refuses_with_clear_message(changes, match):
@@ -170,3 +172,19 @@ def test_thresholds_change_at_run_time(ctx, tiny_student_ckpt):
         np.testing.assert_allclose(depth[first <= cut], first[first <= cut], rtol=1e-5)
         cloud = point_cloud_to_numpy(got["points"])
         assert cloud["z"].shape == (12, 16)
+
+
+def test_network_size_runs_a_checkpoint_at_that_input(tiny_canonical_ckpt):
+    """A 4:3 camera keeps its aspect ratio: the estimator runs at network_size, and fx still sets the scale."""
+    from adu_depth_ros.model_loading import load_estimator
+    from adu_depth_ros.params import DepthNodeConfig
+
+    cfg = DepthNodeConfig.from_values(
+        {"model_path": str(tiny_canonical_ckpt), "backend": "torch", "network_size": "96x128"}
+    )
+    est = load_estimator(cfg)
+    rgb = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    res = est.infer(rgb, fx=300.0)
+    assert est.network_hw == (96, 128) and res.depth_m.shape == (240, 320)
+    np.testing.assert_allclose(est.infer(rgb, fx=600.0).depth_m, 2 * res.depth_m, rtol=1e-6)
+    assert load_estimator(cfg.updated({"network_size": ""})).network_hw == (64, 128)  # the card's

@@ -72,3 +72,14 @@ def postprocess(
         return np.ascontiguousarray(depth), np.ascontiguousarray(sigma)
     h, w = out_size
     return resize_map(depth, h, w), resize_map(sigma, h, w)
+
+
+def parse_network_size(text: str) -> tuple[int, int]:
+    """``"192x640"`` -> (192, 640): a network input size, positive multiples of 32 (ValueError otherwise)."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"size must look like HxW (e.g. 192x640), got '{text}'") from None
+    if h <= 0 or w <= 0 or h % 32 or w % 32:
+        raise ValueError(f"network input size must be positive multiples of 32, got {h}x{w}")
+    return h, w

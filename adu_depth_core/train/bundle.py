@@ -21,8 +21,9 @@ from pathlib import Path
 import torch
 
 from adu_depth_core.checkpoint import ModelCard, load_checkpoint, save_checkpoint
+from adu_depth_core.runtime.preprocess import parse_network_size
 from adu_depth_core.train import report
-from adu_depth_core.train.evaluate import EvalOptions, evaluate_model, parse_network_size
+from adu_depth_core.train.evaluate import EvalOptions, evaluate_model
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 SELECT_SEED, REPORT_SEED = 20_000_000, 10_000_000  # synthetic scene seeds, far from every training seed

@@ -22,7 +22,7 @@ from adu_depth_core.checkpoint import ModelCard
 from adu_depth_core.config import to_dict
 from adu_depth_core.metrics import NoValidPixels, depth_metrics, valid_pixels
 from adu_depth_core.runtime.intrinsics import canonical_depth_scale, network_focal_px
-from adu_depth_core.runtime.preprocess import postprocess, preprocess
+from adu_depth_core.runtime.preprocess import parse_network_size, postprocess, preprocess
 from adu_depth_core.scale import GroundScaler, ScaleConfig, apply_scale
 from adu_depth_core.train import report
 from adu_depth_core.uncertainty_metrics import (
@@ -205,17 +205,6 @@ def write_report(result: EvalResult, out_dir: str | Path, title: str, meta: dict
     lines += ["", "Per-image values: `per_image.csv`. Sparsification curves: `sparsification.png`.", ""]
     lines += [f"![{f}]({f})" for f in figs]
     return report.write_text(out / "summary.md", "\n".join(lines) + "\n")
-
-
-def parse_network_size(text: str) -> tuple[int, int]:
-    """``"192x640"`` -> (192, 640)."""
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"size must look like HxW (e.g. 192x640), got '{text}'") from None
-    if h <= 0 or w <= 0 or h % 32 or w % 32:
-        raise ValueError(f"network input size must be positive multiples of 32, got {h}x{w}")
-    return h, w
 
 
 def parse_kv(items: list[str]) -> dict:
