@@ -79,9 +79,9 @@ class FrozenTeacher(nn.Module):
 
 
 def focal_baseline(batch: dict) -> torch.Tensor:
-    """fx (pixels of the crop) * baseline (m) per sample: (B,) float32."""
-    _require(batch, "K", "baseline_m")
-    K = torch.as_tensor(batch["K"], dtype=torch.float32)
+    """fx (pixels of the crop) * baseline (m) per sample: (B,) float32 on the images' device."""
+    _require(batch, "left", "K", "baseline_m")
+    K = torch.as_tensor(batch["K"], dtype=torch.float32, device=batch["left"].device)
     base = torch.as_tensor(batch["baseline_m"], dtype=torch.float32, device=K.device).reshape(-1)
     if not bool(torch.all(base > 0)):
         raise ValueError(
@@ -129,7 +129,7 @@ class TeacherTask(nn.Module):
 
     def forward(self, batch: dict) -> dict:
         _require(batch, "left", "right", "depth", "valid", "has_depth")
-        out = self.teacher(batch["left"], batch["right"], focal_baseline(batch).to(batch["left"].device))
+        out = self.teacher(batch["left"], batch["right"], focal_baseline(batch))
         mask = gt_mask(batch)
         terms = {"sup": silog_loss(out["depth"], batch["depth"], mask, self.cfg.alpha, self.cfg.silog_lambda)}
         total = terms["sup"]
@@ -182,9 +182,7 @@ class DistillationTask(nn.Module):
         t_out = conf = guide = None
         if cfg.uses_teacher:
             _require(batch, "right")
-            t_out = self.teacher(
-                batch["left"], batch["right"], focal_baseline(batch).to(batch["left"].device)
-            )
+            t_out = self.teacher(batch["left"], batch["right"], focal_baseline(batch))
             conf = teacher_confidence(t_out["log_b"], cfg.conf_temperature)
             guide = conf if cfg.use_uncertainty_guidance else None
         if cfg.w_u > 0:

@@ -81,19 +81,22 @@ def teacher_disparity(
     input_hw: tuple[int, int] | None = None,
     max_width: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Run a stereo teacher on a rectified uint8 RGB pair at ``input_hw`` (default: the image size, scaled
-    down to ``max_width`` if wider, rounded to multiples of 32; give the teacher's training width: on
-    held-out synthetic scenes it is about 3x less accurate at twice that width) -> disparity (px of the image), depth (m), sigma (m) and confidence exp(-b) (the
-    distillation's c_T before normalisation), each (H, W) float32."""
+    """A stereo teacher on a rectified uint8 RGB pair -> disparity (px of the image), depth (m), sigma (m)
+    and confidence exp(-b) (the distillation's c_T before normalisation), each (H, W) float32.
+
+    It runs at ``input_hw``, by default the image size scaled down to ``max_width`` and rounded to
+    multiples of 32. Give the teacher's training width: on held-out synthetic scenes it is about 3x less
+    accurate at twice that width.
+    """
     import torch
 
-    from adu_depth_core.runtime.intrinsics import make_K, network_focal_px
+    from adu_depth_core.runtime.intrinsics import network_focal_px
     from adu_depth_core.runtime.preprocess import preprocess, resize_map
 
     h, w = left.shape[:2]
     net_hw = input_hw or network_size((h, w), max_width=max_width)
     device = next(model.parameters()).device
-    fx_net = network_focal_px(make_K(fx_px, fx_px, 0.0, 0.0), (h, w), net_hw)
+    fx_net = network_focal_px(fx_px, w, net_hw[1])
     x = [torch.from_numpy(preprocess(im, *net_hw)).to(device) for im in (left, right)]
     with torch.no_grad():
         out = model(*x, fx_net * float(baseline_m))

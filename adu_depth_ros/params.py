@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from adu_depth_core.image_encodings import DEPTH_ENCODINGS
+from adu_depth_core.recipe.outputs import RESOLUTIONS
 from adu_depth_core.scale.scaler import SCALE_MODES, ScaleConfig
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime", "torch")
 PRECISIONS = ("fp32", "fp16", "int8")
-RESOLUTIONS = ("camera", "network")
 RELIABILITIES = ("best_effort", "reliable", "system_default")
 DURABILITIES = ("volatile", "transient_local", "system_default")
 

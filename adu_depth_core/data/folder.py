@@ -30,33 +30,36 @@ CALIB_FILE = "calib.yaml"
 IMAGE_EXTS = (".png", ".jpg", ".jpeg")
 
 
+def _parse_calib(path: Path, what: str, baseline_m: float | None = None) -> tuple[np.ndarray, float, dict]:
+    """(K, baseline_m, the YAML mapping) of a calibration file; ``baseline_m`` is the default when it has none."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise DataError(f"unreadable {what} {path}: {exc}") from None
+    if not isinstance(data, dict) or "K" not in data or ("baseline_m" not in data and baseline_m is None):
+        raise DataError(f"{what} {path} needs the keys K (3x3 nested list) and baseline_m (metres)")
+    try:
+        K = np.array(data["K"], dtype=np.float64)
+        baseline_m = float(data.get("baseline_m", baseline_m))
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            f"{what} {path}: K must be a 3x3 list of numbers and baseline_m a number ({exc})"
+        ) from None
+    if K.shape != (3, 3) or not np.isfinite(K).all() or K[0, 0] <= 0 or K[1, 1] <= 0:
+        raise DataError(
+            f"{what} {path}: K must be a 3x3 matrix with positive focal lengths, got {K.tolist()}"
+        )
+    if not np.isfinite(baseline_m) or baseline_m <= 0:
+        raise DataError(f"{what} {path}: baseline_m must be a positive number of metres, got {baseline_m}")
+    return K, baseline_m, data
+
+
 def read_calib(root: str | os.PathLike) -> tuple[np.ndarray, float, dict[str, Any]]:
     """(K, baseline_m, the whole YAML mapping) from DIR/calib.yaml, with errors that say what is expected."""
     path = Path(root) / CALIB_FILE
     if not path.is_file():
         raise DataError(f"missing calibration: {path} (expected YAML with K: 3x3 nested list and baseline_m)")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise DataError(f"unreadable calibration {path}: {exc}") from None
-    if not isinstance(data, dict) or "K" not in data or "baseline_m" not in data:
-        raise DataError(f"calibration {path} needs the keys K (3x3 nested list) and baseline_m (metres)")
-    try:
-        K = np.array(data["K"], dtype=np.float64)
-        baseline_m = float(data["baseline_m"])
-    except (TypeError, ValueError) as exc:
-        raise DataError(
-            f"calibration {path}: K must be a 3x3 list of numbers and baseline_m a number ({exc})"
-        ) from None
-    if K.shape != (3, 3) or not np.isfinite(K).all() or K[0, 0] <= 0 or K[1, 1] <= 0:
-        raise DataError(
-            f"calibration {path}: K must be a 3x3 matrix with positive focal lengths, got {K.tolist()}"
-        )
-    if not np.isfinite(baseline_m) or baseline_m <= 0:
-        raise DataError(
-            f"calibration {path}: baseline_m must be a positive number of metres, got {baseline_m}"
-        )
-    return K, baseline_m, data
+    return _parse_calib(path, "calibration")
 
 
 def write_calib(
@@ -84,15 +87,8 @@ def _frame_calib(root: Path, stem: str, K: np.ndarray, baseline_m: float) -> tup
     path = root / "calib" / f"{stem}.yaml"
     if not path.is_file():
         return K.copy(), baseline_m
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        K_f = np.array(data["K"], dtype=np.float64)
-        b = float(data.get("baseline_m", baseline_m))
-    except (yaml.YAMLError, TypeError, KeyError, ValueError, AttributeError) as exc:
-        raise DataError(f"unreadable frame calibration {path} (needs K: 3x3 list): {exc}") from None
-    if K_f.shape != (3, 3) or not np.isfinite(K_f).all() or K_f[0, 0] <= 0 or K_f[1, 1] <= 0:
-        raise DataError(f"frame calibration {path}: K must be 3x3 with positive focal lengths")
-    return K_f, b
+    K_frame, baseline_frame, _ = _parse_calib(path, "frame calibration", baseline_m)
+    return K_frame, baseline_frame
 
 
 def write_sample(root: str | os.PathLike, stem: str, sample: StereoSample, **extra_depth: np.ndarray) -> None:

@@ -64,20 +64,33 @@ def stereo_from_projections(P_left: np.ndarray, P_right: np.ndarray) -> tuple[np
     return P_left[:3, :3].copy(), float(baseline_m)
 
 
+def rectified_camera(
+    P: np.ndarray, R_rect: np.ndarray, velo_to_cam: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(T_cam_velo 4x4, K 3x3) of a rectified camera: ``P @ R_rect @ velo_to_cam`` written as K @ T.
+
+    P: 3x4 projection; R_rect: 3x3 rectifying rotation of camera 0; velo_to_cam: 3x4 [R|T].
+    """
+    R = np.eye(4)
+    R[:3, :3] = R_rect
+    velo = np.eye(4)
+    velo[:3, :] = velo_to_cam
+    K = P[:3, :3].copy()
+    offset = np.eye(4)
+    offset[:3, 3] = np.linalg.solve(K, P[:, 3])  # the camera's offset from the rectified camera 0
+    return offset @ R @ velo, K
+
+
 def velo_to_camera(
     cam_calib: dict, velo_calib: dict, cam: int, paths: tuple[Path, Path]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(T_cam_velo 4x4, K 3x3) of rectified camera `cam`: P_rect_0x @ R_rect_00 @ [R|T] written as K @ T."""
-    R_rect = np.eye(4)
-    R_rect[:3, :3] = _matrix(cam_calib, "R_rect_00", (3, 3), paths[0])
-    velo = np.eye(4)
-    velo[:3, :3] = _matrix(velo_calib, "R", (3, 3), paths[1])
-    velo[:3, 3] = _matrix(velo_calib, "T", (3, 1), paths[1])[:, 0]
-    P = _matrix(cam_calib, f"P_rect_0{cam}", (3, 4), paths[0])
-    K = P[:3, :3].copy()
-    offset = np.eye(4)
-    offset[:3, 3] = np.linalg.solve(K, P[:, 3])  # camera x's offset from the rectified camera 0
-    return offset @ R_rect @ velo, K
+    """(T_cam_velo 4x4, K 3x3) of rectified camera `cam` from KITTI raw's two calibration files."""
+    velo = np.hstack([_matrix(velo_calib, "R", (3, 3), paths[1]), _matrix(velo_calib, "T", (3, 1), paths[1])])
+    return rectified_camera(
+        _matrix(cam_calib, f"P_rect_0{cam}", (3, 4), paths[0]),
+        _matrix(cam_calib, "R_rect_00", (3, 3), paths[0]),
+        velo,
+    )
 
 
 def read_velodyne(path: str | os.PathLike) -> np.ndarray:
@@ -93,11 +106,16 @@ def read_velodyne(path: str | os.PathLike) -> np.ndarray:
 
 
 def lidar_depth(
-    points: np.ndarray, T_cam_velo: np.ndarray, K: np.ndarray, height: int, width: int
+    points: np.ndarray,
+    T_cam_velo: np.ndarray,
+    K: np.ndarray,
+    height: int,
+    width: int,
+    min_depth_m: float = 1e-3,
 ) -> np.ndarray:
     """Sparse (H, W) float32 depth from velodyne points: in front only, nearest point per pixel, NaN elsewhere."""
     ahead = points[points[:, 0] > 0, :3]  # in front of the scanner
-    return project_to_depth(ahead, T_cam_velo, K, height, width)
+    return project_to_depth(ahead, T_cam_velo, K, height, width, min_depth_m)
 
 
 class KittiEigen:

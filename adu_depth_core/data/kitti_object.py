@@ -25,6 +25,7 @@ from adu_depth_core.data.kitti import (
     lidar_depth,
     parse_calib_file,
     read_velodyne,
+    rectified_camera,
     stereo_from_projections,
 )
 from adu_depth_core.data.sample import DataError, StereoSample, make_valid
@@ -37,15 +38,11 @@ def object_calibration(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray,
     path = Path(path)
     cal = parse_calib_file(path)
     P2 = _matrix(cal, "P2", (3, 4), path)
-    P3 = _matrix(cal, "P3", (3, 4), path)
-    R0 = np.eye(4)
-    R0[:3, :3] = _matrix(cal, "R0_rect", (3, 3), path)
-    velo = np.eye(4)
-    velo[:3, :] = _matrix(cal, "Tr_velo_to_cam", (3, 4), path)
-    K, baseline_m = stereo_from_projections(P2, P3)
-    offset = np.eye(4)
-    offset[:3, 3] = np.linalg.solve(K, P2[:, 3])  # camera 2's offset from the rectified camera 0
-    return offset @ R0 @ velo, K, abs(baseline_m)
+    T, K = rectified_camera(
+        P2, _matrix(cal, "R0_rect", (3, 3), path), _matrix(cal, "Tr_velo_to_cam", (3, 4), path)
+    )
+    _, baseline_m = stereo_from_projections(P2, _matrix(cal, "P3", (3, 4), path))
+    return T, K, abs(baseline_m)
 
 
 class KittiObject:
@@ -86,8 +83,7 @@ class KittiObject:
         depth = valid = None
         if self.gt == "lidar":
             points = read_velodyne(self.dir / "velodyne" / f"{stem}.bin")
-            depth = lidar_depth(points, T, K, h, w)
-            depth[depth <= MIN_Z_M] = np.nan
+            depth = lidar_depth(points, T, K, h, w, min_depth_m=MIN_Z_M)
             valid = make_valid(depth)
         return StereoSample(left, right, depth, valid, K, baseline_m, str(self.dir / "image_2" / stem))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from adu_depth_core.image_encodings import DEPTH_ENCODINGS
 from adu_depth_core.scale import ScaleConfig
 
 
@@ -28,7 +29,6 @@ OUTPUTS: dict[str, OutputSpec] = {
     "points": OutputSpec("points", "sensor_msgs/msg/PointCloud2", "organised x, y, z (+ rgb) cloud"),
 }
 RESOLUTIONS = ("camera", "network")
-DEPTH_ENCODINGS = ("32FC1", "16UC1")
 
 
 def output_topic(namespace: str, name: str) -> str:

@@ -228,8 +228,7 @@ class DepthEstimator:
                     image_hw[1],
                 )
             return 1.0, self.assumed_fx_px(image_hw), "assumed"
-        K_img = np.array([[fx, 0.0, 0.0], [0.0, fx, 0.0], [0.0, 0.0, 1.0]])
-        fx_net = network_focal_px(K_img, image_hw, self.network_hw)
+        fx_net = network_focal_px(fx, image_hw[1], self.network_hw[1])
         return canonical_depth_scale(self.canonical_focal_px, fx_net), float(fx), "given"
 
     def _run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -117,9 +117,9 @@ def intrinsics_from_camera_info(
     return Intrinsics(int(width), int(height), K, P)
 
 
-def network_focal_px(K: np.ndarray, image_hw: tuple[int, int], network_hw: tuple[int, int]) -> float:
-    """fx of an image of size ``image_hw`` once resized to the network input ``network_hw``."""
-    return float(scale_intrinsics(K, image_hw, network_hw)[0, 0])
+def network_focal_px(fx_px: float, image_width: int, network_width: int) -> float:
+    """fx of an image ``image_width`` pixels wide once resized to ``network_width`` (as scale_intrinsics)."""
+    return float(fx_px) * network_width / image_width
 
 
 def canonical_depth_scale(canonical_focal_px: float | None, fx_network_px: float | None) -> float:

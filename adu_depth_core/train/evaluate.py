@@ -79,7 +79,7 @@ def predict(
     device = next(model.parameters()).device
     h, w = input_hw
     x = torch.from_numpy(preprocess(left, h, w)).to(device)
-    fx = None if K is None else network_focal_px(K, left.shape[:2], (h, w))
+    fx = None if K is None else network_focal_px(K[0, 0], left.shape[1], w)
     if card.arch == "teacher":
         if right is None:
             raise ValueError("the teacher needs stereo pairs: this dataset has no right images")
