@@ -9,6 +9,9 @@ density is reported next to it), as the Middlebury and KITTI benchmarks do for "
 from __future__ import annotations
 
 import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -105,3 +108,69 @@ def teacher_disparity(
     b = torch.exp(out["log_b"][0, 0].float()).cpu().numpy()
     maps = {"disparity": disp, "depth": depth, "sigma": math.sqrt(2.0) * b * depth, "confidence": np.exp(-b)}
     return {k: resize_map(v, h, w) for k, v in maps.items()}
+
+
+@dataclass
+class StereoPair:
+    """A rectified real pair with ground-truth disparity (0 = unknown) for scoring a stereo method."""
+
+    name: str
+    left: np.ndarray
+    right: np.ndarray
+    disparity: np.ndarray
+    fx_px: float  # any positive value when the pair has no published calibration (disparity is scored)
+    baseline_m: float
+    nonoccluded: np.ndarray | None = None
+    depth_m: np.ndarray | None = None  # metric ground truth, when the calibration is known
+
+
+def real_pairs(real_root: str | os.PathLike | None = None) -> list[StereoPair]:
+    """Middlebury Motorcycle (ships with scikit-image) and, from ``real_root``, Middlebury Cones."""
+    from adu_depth_core.data.middlebury import MiddleburyMotorcycle, read_cones
+
+    s = MiddleburyMotorcycle()[0]  # aligned pair: disparity = f B / z
+    fb = s.K[0, 0] * s.baseline_m
+    pairs = [
+        StereoPair(
+            "Motorcycle",
+            s.left,
+            s.right,
+            np.nan_to_num(fb / s.depth_m),
+            s.K[0, 0],
+            s.baseline_m,
+            None,
+            s.depth_m,
+        )
+    ]
+    if real_root is not None:
+        c = read_cones(Path(real_root) / "middlebury2003_cones")
+        pairs.append(
+            StereoPair("Cones", c["left"], c["right"], c["disparity"], 1000.0, 0.1, c["nonoccluded"])
+        )
+    return pairs
+
+
+def compare_with_sgbm(model, pairs: list[StereoPair], max_width: int | None) -> list[dict]:
+    """Rows {pair, method, EPE, bad-N, density[, bad3_nonocc][, abs_rel]} for the teacher and SGBM on each pair."""
+    from adu_depth_core.metrics import depth_metrics
+
+    rows = []
+    for p in pairs:
+        preds = {
+            "teacher": teacher_disparity(model, p.left, p.right, p.fx_px, p.baseline_m, max_width=max_width)[
+                "disparity"
+            ],
+            "SGBM": sgbm_disparity(p.left, p.right, float(np.max(p.disparity)) * 1.2),
+        }
+        for method, d in preds.items():
+            row = {"pair": p.name, "method": method, **disparity_metrics(d, p.disparity)}
+            if p.nonoccluded is not None:
+                row["bad3_nonocc"] = disparity_metrics(d, p.disparity, p.nonoccluded)["bad3"]
+            if p.depth_m is not None:
+                depth = np.where(
+                    np.isfinite(d) & (d > 0), p.fx_px * p.baseline_m / np.maximum(d, 1e-6), np.nan
+                )
+                filled = np.where(np.isfinite(depth), depth, np.nanmedian(depth))  # holes: the median depth
+                row["abs_rel"] = depth_metrics(filled, p.depth_m, max_depth=80.0)["abs_rel"]
+            rows.append(row)
+    return rows

@@ -34,7 +34,7 @@ from adu_depth_core.metrics import depth_metrics
 from adu_depth_core.models import load_model
 from adu_depth_core.runtime.cli_args import parse_hw
 from adu_depth_core.runtime.estimator import DEFAULT_CHECKPOINT
-from adu_depth_core.stereo import disparity_metrics, network_size, sgbm_disparity, teacher_disparity
+from adu_depth_core.stereo import compare_with_sgbm, network_size, real_pairs
 from adu_depth_core.train.evaluate import EvalOptions, evaluate_model, predict
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,34 +113,8 @@ def cones_rows(students: dict, real: Path) -> list[dict]:
 
 def stereo_rows(teacher, real: Path | None) -> list[dict]:
     model, card = teacher
-    rows = []
-    if real is not None:
-        c = read_cones(real / "middlebury2003_cones")
-        max_d = float(np.nanmax(c["disparity"])) * 1.2
-        preds = {
-            "teacher": teacher_disparity(
-                model, c["left"], c["right"], 1000.0, 0.1, max_width=card.input_width
-            )["disparity"],
-            "SGBM": sgbm_disparity(c["left"], c["right"], max_d),
-        }
-        for name, d in preds.items():
-            rows.append(
-                {"section": "stereo", "pair": "Cones", "method": name, **disparity_metrics(d, c["disparity"])}
-            )
-            nonocc = disparity_metrics(d, c["disparity"], c["nonoccluded"])
-            rows[-1]["bad3_nonocc"] = nonocc["bad3"]
-    s = MiddleburyMotorcycle()[0]
-    fb = s.K[0, 0] * s.baseline_m
-    gt_disp = np.nan_to_num(fb / s.depth_m)  # aligned pair: disparity = f B / z (0 = unknown)
-    out = teacher_disparity(model, s.left, s.right, s.K[0, 0], s.baseline_m, max_width=card.input_width)
-    preds = {"teacher": out["disparity"], "SGBM": sgbm_disparity(s.left, s.right, float(gt_disp.max()) * 1.2)}
-    for name, d in preds.items():
-        depth = np.where(np.isfinite(d) & (d > 0), fb / np.maximum(d, 1e-6), np.nan)
-        m = disparity_metrics(d, gt_disp)
-        filled = np.where(np.isfinite(depth), depth, np.nanmedian(depth))  # holes filled for depth AbsRel
-        m["abs_rel"] = depth_metrics(filled, s.depth_m, max_depth=80.0)["abs_rel"]
-        rows.append({"section": "stereo", "pair": "Motorcycle", "method": name, **m})
-    return rows
+    rows = compare_with_sgbm(model, real_pairs(real), max_width=card.input_width)
+    return [{"section": "stereo", **r} for r in rows]
 
 
 COLUMNS = {

@@ -157,6 +157,7 @@ def _report_synthetic(model, card: ModelCard, hw: tuple[int, int], n: int) -> di
 def bundle_teacher(teacher: Path, out: Path, n: int, real: Path | None, how: list[str]) -> Path:
     """Score the stereo teacher (synthetic depth, real disparity vs SGBM) and write it as the default."""
     from adu_depth_core.models import load_model
+    from adu_depth_core.stereo import compare_with_sgbm, real_pairs
 
     model, card = load_model(teacher)
     synth = synthetic_samples(n, REPORT_SEED, random_camera=True)
@@ -170,10 +171,12 @@ def bundle_teacher(teacher: Path, out: Path, n: int, real: Path | None, how: lis
     ]
     card.metrics = {}
     _metrics_into(card, "", rows[0][1])
-    stereo = stereo_table(model, real, card.input_width)
-    for pair, method, m in stereo:
-        if method == "teacher":
-            card.metrics.update({f"{pair.lower()}.{k}": v for k, v in m.items()})
+    stereo = compare_with_sgbm(model, real_pairs(real), card.input_width)
+    for row in stereo:
+        if row["method"] == "teacher":
+            card.metrics.update(
+                {f"{row['pair'].lower()}.{k}": v for k, v in row.items() if k not in ("pair", "method")}
+            )
     card.train_config = load_checkpoint(teacher).get("config", card.train_config)
     card.notes = f"bundled stereo teacher (adu-depth), for labelling stereo recordings; see {out.with_suffix('.md').name}"
     lines = [
@@ -197,45 +200,15 @@ def bundle_teacher(teacher: Path, out: Path, n: int, real: Path | None, how: lis
         "| pair | method | EPE px | bad-1 | bad-3 (all GT px, holes bad) | density |",
         "|---|---|---|---|---|---|",
         *[
-            f"| {p} | {meth} | {m['epe_px']:.2f} | {m['bad1']:.3f} | {m['bad3']:.3f} | {m['density']:.3f} |"
-            for p, meth, m in stereo
+            f"| {m['pair']} | {m['method']} | {m['epe_px']:.2f} | {m['bad1']:.3f} | {m['bad3']:.3f} | "
+            f"{m['density']:.3f} |"
+            for m in stereo
         ],
         "",
         "Real frames are evaluation only: nothing was trained, selected or tuned on them.",
         "",
     ]
     return _save(out, load_checkpoint(teacher)["model"], card, "\n".join(lines))
-
-
-def stereo_table(model, real: Path | None, max_width: int) -> list[tuple[str, str, dict[str, float]]]:
-    """(pair, method, disparity metrics) for the teacher and SGBM on Motorcycle (and Cones with ``real``)."""
-    import numpy as np
-
-    from adu_depth_core.data.middlebury import read_cones
-    from adu_depth_core.stereo import disparity_metrics, sgbm_disparity, teacher_disparity
-
-    s = middlebury_samples()[0]
-    pairs = [
-        (
-            "Motorcycle",
-            s.left,
-            s.right,
-            np.nan_to_num(s.K[0, 0] * s.baseline_m / s.depth_m),
-            s.K[0, 0],
-            s.baseline_m,
-        )
-    ]
-    if real is not None:
-        c = read_cones(real / "middlebury2003_cones")
-        pairs.append(
-            ("Cones", c["left"], c["right"], c["disparity"], 1000.0, 0.1)
-        )  # no published calibration
-    out = []
-    for name, left, right, gt, fx, baseline in pairs:
-        ours = teacher_disparity(model, left, right, fx, baseline, max_width=max_width)["disparity"]
-        sgbm = sgbm_disparity(left, right, float(np.max(gt)) * 1.2)
-        out += [(name, "teacher", disparity_metrics(ours, gt)), (name, "SGBM", disparity_metrics(sgbm, gt))]
-    return out
 
 
 def _summary(card: ModelCard, out: Path) -> list[str]:
