@@ -150,27 +150,31 @@ def real_pairs(real_root: str | os.PathLike | None = None) -> list[StereoPair]:
     return pairs
 
 
-def compare_with_sgbm(model, pairs: list[StereoPair], max_width: int | None) -> list[dict]:
-    """Rows {pair, method, EPE, bad-N, density[, bad3_nonocc][, abs_rel]} for the teacher and SGBM on each pair."""
+def score_disparity(disparity: np.ndarray, pair: StereoPair) -> dict[str, float]:
+    """Disparity metrics over every ground-truth pixel (+ bad-3 on non-occluded pixels, + depth AbsRel
+    with holes filled by the median depth when the pair is calibrated)."""
     from adu_depth_core.metrics import depth_metrics
 
+    row = disparity_metrics(disparity, pair.disparity)
+    if pair.nonoccluded is not None:
+        row["bad3_nonocc"] = disparity_metrics(disparity, pair.disparity, pair.nonoccluded)["bad3"]
+    if pair.depth_m is not None:
+        ok = np.isfinite(disparity) & (disparity > 0)
+        depth = np.where(ok, pair.fx_px * pair.baseline_m / np.maximum(disparity, 1e-6), np.nan)
+        filled = np.where(np.isfinite(depth), depth, np.nanmedian(depth))
+        row["abs_rel"] = depth_metrics(filled, pair.depth_m, max_depth=80.0)["abs_rel"]
+    return row
+
+
+def compare_with_sgbm(model, pairs: list[StereoPair], max_width: int | None) -> list[dict]:
+    """Rows {pair, method, score_disparity(...)} for the teacher and SGBM (search to 1.2x the largest
+    true disparity) on each pair."""
     rows = []
     for p in pairs:
+        teacher = teacher_disparity(model, p.left, p.right, p.fx_px, p.baseline_m, max_width=max_width)
         preds = {
-            "teacher": teacher_disparity(model, p.left, p.right, p.fx_px, p.baseline_m, max_width=max_width)[
-                "disparity"
-            ],
+            "teacher": teacher["disparity"],
             "SGBM": sgbm_disparity(p.left, p.right, float(np.max(p.disparity)) * 1.2),
         }
-        for method, d in preds.items():
-            row = {"pair": p.name, "method": method, **disparity_metrics(d, p.disparity)}
-            if p.nonoccluded is not None:
-                row["bad3_nonocc"] = disparity_metrics(d, p.disparity, p.nonoccluded)["bad3"]
-            if p.depth_m is not None:
-                depth = np.where(
-                    np.isfinite(d) & (d > 0), p.fx_px * p.baseline_m / np.maximum(d, 1e-6), np.nan
-                )
-                filled = np.where(np.isfinite(depth), depth, np.nanmedian(depth))  # holes: the median depth
-                row["abs_rel"] = depth_metrics(filled, p.depth_m, max_depth=80.0)["abs_rel"]
-            rows.append(row)
+        rows += [{"pair": p.name, "method": m, **score_disparity(d, p)} for m, d in preds.items()]
     return rows

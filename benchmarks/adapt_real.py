@@ -24,73 +24,37 @@ from pathlib import Path
 import numpy as np
 
 from adu_depth_core.data.folder import write_calib, write_sample
-from adu_depth_core.data.middlebury import MiddleburyMotorcycle, read_cones
 from adu_depth_core.data.sample import StereoSample
-from adu_depth_core.metrics import depth_metrics
 from adu_depth_core.models import load_model
 from adu_depth_core.models.loading import teacher_checkpoint
-from adu_depth_core.stereo import disparity_metrics, network_size, sgbm_disparity, teacher_disparity
+from adu_depth_core.stereo import (
+    StereoPair,
+    network_size,
+    real_pairs,
+    score_disparity,
+    sgbm_disparity,
+    teacher_disparity,
+)
 from adu_depth_core.train.adapt_run import default_adapt_config
 from adu_depth_core.train.config import load_train_config
 from adu_depth_core.train.runner import train
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_REAL = REPO.parent / "shared" / "data" / "real"
-CONES_FX_PX, CONES_BASELINE_M = 1000.0, 0.1  # arbitrary: Cones is scored in disparity only
 # Default crops: strips this tall and as wide as the input the teacher is scored at. The teacher's disparity
 # search is a fraction of its input width, so crops narrower than that input teach it the wrong scale
 # (measured: 192x256 crops made both pairs worse; docs/robot_adaptation.md).
 STRIP_HEIGHT_PX = 128
 
 
-def real_pairs(real: Path) -> dict[str, dict]:
-    """name -> left, right, fx, baseline (inputs) and gt_disp, gt_depth (scoring only)."""
-    pairs = {}
-    cones_dir = real / "middlebury2003_cones"
-    if cones_dir.is_dir():
-        c = read_cones(str(cones_dir))
-        pairs["Cones"] = {
-            "left": c["left"],
-            "right": c["right"],
-            "fx": CONES_FX_PX,
-            "baseline_m": CONES_BASELINE_M,
-            "gt_disp": c["disparity"],
-            "gt_depth": None,
-        }
-    else:
-        print(f"note: {cones_dir} not found: Cones skipped", file=sys.stderr)
-    s = MiddleburyMotorcycle()[0]
-    fb = s.K[0, 0] * s.baseline_m
-    pairs["Motorcycle"] = {
-        "left": s.left,
-        "right": s.right,
-        "fx": float(s.K[0, 0]),
-        "baseline_m": s.baseline_m,
-        "gt_disp": np.nan_to_num(fb / s.depth_m),  # aligned pair: disparity = f B / z (0 = unknown)
-        "gt_depth": s.depth_m,
-    }
-    return pairs
-
-
-def score(disp: np.ndarray, pair: dict) -> dict[str, float]:
-    """Disparity metrics over every GT pixel; depth AbsRel (holes filled by the median) when calibrated."""
-    m = disparity_metrics(disp, pair["gt_disp"])
-    if pair["gt_depth"] is not None:
-        fb = pair["fx"] * pair["baseline_m"]
-        depth = np.where(np.isfinite(disp) & (disp > 0), fb / np.maximum(disp, 1e-6), np.nan)
-        filled = np.where(np.isfinite(depth), depth, np.nanmedian(depth))
-        m["abs_rel"] = depth_metrics(filled, pair["gt_depth"], max_depth=80.0)["abs_rel"]
-    return m
-
-
-def adapt_on_pair(teacher: str, pair: dict, work: Path, args: argparse.Namespace) -> Path:
+def adapt_on_pair(teacher: str, pair: StereoPair, work: Path, args: argparse.Namespace) -> Path:
     """Write the pair (no ground truth) as a folder dataset and run adapt-teacher's training on it."""
     data = work / "data"
-    h, w = pair["left"].shape[:2]
-    K = np.array([[pair["fx"], 0, w / 2], [0, pair["fx"], h / 2], [0, 0, 1.0]])
-    sample = StereoSample(pair["left"], pair["right"], None, None, K, pair["baseline_m"], "pair")
+    h, w = pair.left.shape[:2]
+    K = np.array([[pair.fx_px, 0, w / 2], [0, pair.fx_px, h / 2], [0, 0, 1.0]])
+    sample = StereoSample(pair.left, pair.right, None, None, K, pair.baseline_m, "pair")
     write_sample(data, "000000", sample)
-    write_calib(data, K, pair["baseline_m"], h, w)
+    write_calib(data, K, pair.baseline_m, h, w)
     ch, cw = args.crop or (STRIP_HEIGHT_PX, network_size((h, w))[1])
     cover = max(ch / h, cw / w)  # crops at the pair's own resolution (zoom 1/cover), +25 %
     cfg = default_adapt_config(str(data), teacher, str(work / "run"))
@@ -108,25 +72,25 @@ def adapt_on_pair(teacher: str, pair: dict, work: Path, args: argparse.Namespace
     return train(load_train_config(None, overrides, **cfg))
 
 
-def run_pair(name: str, pair: dict, teacher: str, args: argparse.Namespace) -> list[dict]:
+def run_pair(pair: StereoPair, teacher: str, args: argparse.Namespace) -> list[dict]:
     model, _ = load_model(teacher_checkpoint(teacher))
-    hw = network_size(pair["left"].shape[:2])
-    range_px = model.disparity_range_px(hw[1]) * pair["left"].shape[1] / hw[1]
-    oracle_range = float(np.nanmax(pair["gt_disp"])) * 1.2
+    hw = network_size(pair.left.shape[:2])
+    range_px = model.disparity_range_px(hw[1]) * pair.left.shape[1] / hw[1]
+    oracle_range = float(np.nanmax(pair.disparity)) * 1.2
     preds = {
-        "teacher (before)": teacher_disparity(
-            model, pair["left"], pair["right"], pair["fx"], pair["baseline_m"]
-        ),
-        "SGBM": {"disparity": sgbm_disparity(pair["left"], pair["right"], range_px)},
+        "teacher (before)": teacher_disparity(model, pair.left, pair.right, pair.fx_px, pair.baseline_m)[
+            "disparity"
+        ],
+        "SGBM": sgbm_disparity(pair.left, pair.right, range_px),
         # reference only: a search range read from the ground truth (what eval_camera.py gives SGBM)
-        "SGBM (GT range)": {"disparity": sgbm_disparity(pair["left"], pair["right"], oracle_range)},
+        "SGBM (GT range)": sgbm_disparity(pair.left, pair.right, oracle_range),
     }
-    with tempfile.TemporaryDirectory(prefix=f"adapt_{name}_") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"adapt_{pair.name}_") as tmp:
         adapted, _ = load_model(adapt_on_pair(teacher, pair, Path(tmp), args))
     preds["teacher (adapted)"] = teacher_disparity(
-        adapted, pair["left"], pair["right"], pair["fx"], pair["baseline_m"]
-    )
-    return [{"pair": name, "method": k, **score(v["disparity"], pair)} for k, v in preds.items()]
+        adapted, pair.left, pair.right, pair.fx_px, pair.baseline_m
+    )["disparity"]
+    return [{"pair": pair.name, "method": k, **score_disparity(d, pair)} for k, d in preds.items()]
 
 
 def table(rows: list[dict]) -> str:
@@ -154,9 +118,12 @@ def main() -> int:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     rows = []
-    for name, pair in real_pairs(args.real).items():
-        if not args.pairs or name in args.pairs:
-            rows += run_pair(name, pair, args.teacher, args)
+    cones = (args.real / "middlebury2003_cones").is_dir()
+    if not cones:
+        print(f"note: {args.real / 'middlebury2003_cones'} not found: Cones skipped", file=sys.stderr)
+    for pair in real_pairs(args.real if cones else None):
+        if not args.pairs or pair.name in args.pairs:
+            rows += run_pair(pair, args.teacher, args)
             print(table(rows[-4:]), flush=True)
     print(table(rows))
     if args.json:
