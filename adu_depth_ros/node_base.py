@@ -29,8 +29,11 @@ from adu_depth_ros.params import PARAMS, SPECS, DepthNodeConfig, ParameterError
 from adu_depth_ros.pipeline import CameraInfoCache, Frame, FrameProcessor, FrameSlot
 
 # Output name -> (parameter that enables it, topic, message type), from the core's one output table.
-_MSG_CLASSES = {"sensor_msgs/msg/Image": Image, "sensor_msgs/msg/CameraInfo": CameraInfo}
-_MSG_CLASSES["sensor_msgs/msg/PointCloud2"] = PointCloud2
+_MSG_CLASSES = {
+    "sensor_msgs/msg/Image": Image,
+    "sensor_msgs/msg/CameraInfo": CameraInfo,
+    "sensor_msgs/msg/PointCloud2": PointCloud2,
+}
 OUTPUT_TOPICS = {n: (f"publish_{n}", o.topic, _MSG_CLASSES[o.msgtype]) for n, o in OUTPUTS.items()}
 # Input topic -> message type ('image/compressed' replaces 'image' when use_compressed is true).
 INPUT_TOPICS = {"image": Image, "image/compressed": CompressedImage, "camera_info": CameraInfo}

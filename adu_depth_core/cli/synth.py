@@ -20,10 +20,6 @@ def parse_size(text: str) -> tuple[int, int]:
     return h, w
 
 
-def _hfov(values: list[float] | None) -> tuple[float, float] | None:
-    return None if values is None else (float(values[0]), float(values[1]))
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output directory (left/, right/, depth/, calib.yaml)")
     parser.add_argument("--n", type=int, required=True, help="number of frames")
@@ -68,13 +64,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out)
     h, w = args.size
+    hfov = None if args.hfov is None else (float(args.hfov[0]), float(args.hfov[1]))
     synth = StereoSynthesizer(
-        SynthConfig(height=h, width=w, layout=args.layout, lidar=args.lidar, hfov_deg=_hfov(args.hfov)),
+        SynthConfig(height=h, width=w, layout=args.layout, lidar=args.lidar, hfov_deg=hfov),
         args.device,
     )
     meta = {"generator": {"layout": args.layout, "seed": args.seed, "lidar": bool(args.lidar)}}
-    if args.hfov is not None:
-        meta["generator"]["hfov_deg"] = [float(v) for v in args.hfov]
+    if hfov is not None:
+        meta["generator"]["hfov_deg"] = list(hfov)
     if (out / CALIB_FILE).exists() and not args.overwrite:
         if not args.resume:
             print(
@@ -105,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         frame = synth.render(args.seed + i)
         extra = {"lidar": frame.lidar_m} if args.lidar else {}
-        if args.hfov is not None:  # before the images: a frame whose images exist always has its K
+        if hfov is not None:  # before the images: a frame whose images exist always has its K
             write_frame_calib(out, stem, frame.K, frame.baseline_m)
         write_sample(out, stem, frame.to_sample(), **extra)
         done += 1
