@@ -166,3 +166,16 @@ def test_random_cameras_differ_per_seed_keep_the_scene_and_stay_exact():
     assert np.median(np.abs(z_right - a.depth_m[v[ok], u[ok]]) / a.depth_m[v[ok], u[ok]]) < 0.02
     with pytest.raises(ValueError, match="hfov_deg"):
         SynthConfig(hfov_deg=(120.0, 60.0))
+
+
+def test_camera_height_override_moves_the_road():
+    """A camera mounted lower sees the road nearer: the bottom rows' depth scales with the height."""
+    low = StereoSynthesizer(SynthConfig(height=64, width=192, camera_height_m=(0.4, 0.4))).render(3)
+    default = StereoSynthesizer(SynthConfig(height=64, width=192)).render(3)
+    ratio = np.nanmedian(low.depth_m[-3:]) / np.nanmedian(default.depth_m[-3:])
+    assert 0.15 < ratio < 0.4  # 0.4 m vs 1.5-1.8 m, give or take the rig's small pitch
+
+
+def test_camera_height_range_is_checked():
+    with pytest.raises(ValueError, match="camera_height_m"):
+        SynthConfig(camera_height_m=(1.0, 0.5))

@@ -38,6 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="random camera per frame: horizontal field of view drawn from LO..HI degrees (per-frame "
         "K in calib/<stem>.yaml); default KITTI's camera scaled to --size",
     )
+    parser.add_argument(
+        "--camera-height",
+        type=float,
+        nargs=2,
+        metavar=("LO", "HI"),
+        default=None,
+        help="camera height above the road or floor drawn from LO..HI metres per frame (default: the "
+        "layout's own range, street 1.5-1.8, room 1.1-1.7)",
+    )
     parser.add_argument("--device", default="cpu", help="torch device for rendering (cpu, cuda, ...)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="keep frames already written, render the rest")
@@ -65,13 +74,22 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     h, w = args.size
     hfov = None if args.hfov is None else (float(args.hfov[0]), float(args.hfov[1]))
-    synth = StereoSynthesizer(
-        SynthConfig(height=h, width=w, layout=args.layout, lidar=args.lidar, hfov_deg=hfov),
-        args.device,
+    cam_h = (
+        None if args.camera_height is None else (float(args.camera_height[0]), float(args.camera_height[1]))
     )
+    try:
+        config = SynthConfig(
+            height=h, width=w, layout=args.layout, lidar=args.lidar, hfov_deg=hfov, camera_height_m=cam_h
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    synth = StereoSynthesizer(config, args.device)
     meta = {"generator": {"layout": args.layout, "seed": args.seed, "lidar": bool(args.lidar)}}
     if hfov is not None:
         meta["generator"]["hfov_deg"] = list(hfov)
+    if cam_h is not None:
+        meta["generator"]["camera_height_m"] = list(cam_h)
     if (out / CALIB_FILE).exists() and not args.overwrite:
         if not args.resume:
             print(

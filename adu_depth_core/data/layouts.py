@@ -1,6 +1,7 @@
 """Random scene layouts for the synthetic generator: a street at car scale and an indoor room.
 
-A layout takes a numpy Generator and returns a SceneBuilder plus the lighting/rig keywords of
+A layout takes a numpy Generator (and optionally the camera-height range to draw from, metres above the
+floor or road; None = the layout's own range) and returns a SceneBuilder plus the lighting/rig keywords of
 SceneBuilder.build. Register new layouts in LAYOUTS.
 """
 
@@ -36,10 +37,12 @@ def _photo_or(rng: np.random.Generator, p_photo: float, grey: str) -> str:
 
 
 @LAYOUTS.register("street")
-def street(rng: np.random.Generator) -> tuple[SceneBuilder, dict]:
+def street(
+    rng: np.random.Generator, camera_height_m: tuple[float, float] | None = None
+) -> tuple[SceneBuilder, dict]:
     """Road with lane paint, kerbs, facades at random setbacks, cars, poles and trees; sky beyond."""
     b = SceneBuilder(rng)
-    cam_h = rng.uniform(1.5, 1.8)  # camera height above the road
+    cam_h = rng.uniform(*(camera_height_m or (1.5, 1.8)))  # camera height above the road
     half = rng.uniform(3.5, 7.5)  # road half width
     centre = rng.uniform(-0.5, 0.5) * (half - 1.2)  # road centre x relative to the camera
     ax_x, ax_z = (1.0, 0.0, 0.0), (0.0, 0.0, 1.0)
@@ -168,10 +171,12 @@ def _car(b: SceneBuilder, rng: np.random.Generator, x: float, z: float, yaw: flo
 
 
 @LAYOUTS.register("room")
-def room(rng: np.random.Generator) -> tuple[SceneBuilder, dict]:
+def room(
+    rng: np.random.Generator, camera_height_m: tuple[float, float] | None = None
+) -> tuple[SceneBuilder, dict]:
     """Textured floor, walls and ceiling (inside faces of a box) with boxes, columns and balls."""
     b = SceneBuilder(rng)
-    cam_h = rng.uniform(1.1, 1.7)
+    cam_h = rng.uniform(*(camera_height_m or (1.1, 1.7)))
     height = rng.uniform(2.6, 4.0)
     left, right = rng.uniform(1.5, 5.0), rng.uniform(1.5, 5.0)
     back = rng.uniform(5.0, 15.0)

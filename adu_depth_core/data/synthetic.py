@@ -68,8 +68,17 @@ class SynthConfig:
     # random camera per seed: horizontal field of view drawn from (lo, hi) degrees, fx = fy, principal
     # point within 3 % of the image centre; None = KITTI's camera scaled to the render size
     hfov_deg: tuple[float, float] | None = None
+    # camera height above the road/floor drawn from (lo, hi) metres; None = the layout's own range
+    camera_height_m: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
+        if (
+            self.camera_height_m is not None
+            and not 0.05 <= self.camera_height_m[0] <= self.camera_height_m[1]
+        ):
+            raise ValueError(
+                f"camera_height_m must be (lo, hi) metres with 0.05 <= lo <= hi, got {self.camera_height_m}"
+            )
         if self.hfov_deg is not None and not 1.0 <= self.hfov_deg[0] <= self.hfov_deg[1] < 179.0:
             raise ValueError(
                 f"hfov_deg must be (lo, hi) degrees with 1 <= lo <= hi < 179, got {self.hfov_deg}"
@@ -136,7 +145,8 @@ class StereoSynthesizer:
 
     def scene(self, seed: int) -> Scene:
         """The random scene of this seed."""
-        builder, look = LAYOUTS.get(self.config.layout)(np.random.default_rng(seed))
+        layout = LAYOUTS.get(self.config.layout)
+        builder, look = layout(np.random.default_rng(seed), self.config.camera_height_m)
         return builder.build(self.device, **look)
 
     @torch.no_grad()
@@ -207,6 +217,7 @@ class SyntheticStereo:
 
     depth: "dense" (exact depth, NaN sky) or "lidar" (64-beam sparse depth) as the sample's depth_m.
     hfov_deg: (lo, hi) for a random camera per sample (see SynthConfig), None for KITTI's camera.
+    camera_height_m: (lo, hi) camera height above the road/floor, None for the layout's own range.
     """
 
     def __init__(
@@ -219,6 +230,7 @@ class SyntheticStereo:
         baseline_m: float = KITTI_BASELINE_M,
         device: str = "cpu",
         hfov_deg: tuple[float, float] | None = None,
+        camera_height_m: tuple[float, float] | None = None,
     ) -> None:
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
@@ -232,6 +244,9 @@ class SyntheticStereo:
             baseline_m=float(baseline_m),
             lidar=depth == "lidar",
             hfov_deg=None if hfov_deg is None else (float(hfov_deg[0]), float(hfov_deg[1])),
+            camera_height_m=None
+            if camera_height_m is None
+            else (float(camera_height_m[0]), float(camera_height_m[1])),
         )
         LAYOUTS.get(layout)
         self._synth: StereoSynthesizer | None = None
