@@ -13,19 +13,27 @@ from adu_depth_core.checkpoint import CheckpointError, ModelCard, load_checkpoin
 from adu_depth_core.registry import Registry
 
 ARCHS: Registry = Registry("architecture")
-DEFAULT_TEACHER = Path(__file__).resolve().parents[1] / "assets" / "teacher_default.pt"
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+DEFAULT_TEACHER = ASSETS / "teacher_default.pt"
+DEFAULT_STUDENT = ASSETS / "student_default.pt"
+
+
+def bundled_or_path(path: str | os.PathLike, role: str) -> Path:
+    """A checkpoint path; ``"default"`` is the bundled ``role`` ("teacher" or "student") network."""
+    if str(path) != "default":
+        return Path(path)
+    bundled = {"teacher": DEFAULT_TEACHER, "student": DEFAULT_STUDENT}[role]
+    if not bundled.is_file():
+        raise CheckpointError(
+            f"the bundled {role} is not installed ({bundled} is missing); pass a checkpoint path "
+            "or reinstall adu-depth with its assets"
+        )
+    return bundled
 
 
 def teacher_checkpoint(path: str | os.PathLike) -> Path:
     """A teacher checkpoint path; ``"default"`` is the bundled stereo teacher."""
-    if str(path) != "default":
-        return Path(path)
-    if not DEFAULT_TEACHER.is_file():
-        raise CheckpointError(
-            f"the bundled teacher is not installed ({DEFAULT_TEACHER} is missing); pass a train-teacher "
-            "checkpoint or reinstall adu-depth with its assets"
-        )
-    return DEFAULT_TEACHER
+    return bundled_or_path(path, "teacher")
 
 
 @ARCHS.register("student")

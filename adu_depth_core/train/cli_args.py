@@ -23,6 +23,12 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
     parser.add_argument("--run-dir", metavar="DIR", help="output folder (same as --set train.run_dir=DIR)")
     parser.add_argument(
+        "--init",
+        metavar="CKPT",
+        help="fine-tune: start the trained network from this checkpoint's weights, or default (the bundled "
+        "one); same as --set init_checkpoint=CKPT",
+    )
+    parser.add_argument(
         "--resume",
         nargs="?",
         const="auto",

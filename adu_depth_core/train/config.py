@@ -4,6 +4,7 @@ YAML layout (every section optional; unknown keys are errors)::
 
     task: distill            # "teacher" (stage 1), "distill" (stage 2) or "adapt" (teacher, no labels)
     teacher_checkpoint: runs/teacher/model.pt   # distill: the frozen teacher (or --teacher)
+    init_checkpoint: default # fine-tune: start from these weights (or --init); default = bundled
     data:  {dataset: synthetic, kwargs: {...}, height: 192, width: 640, batch_size: 8, workers: 2}
     val:   {dataset: synthetic, kwargs: {...}, num_images: 16, every: 500, crop: null}
     student: ModelConfig     # the network that ships (task distill)
@@ -119,6 +120,9 @@ class TrainConfig:
 
     task: str = "distill"
     teacher_checkpoint: str | None = None  # stage-1 checkpoint (distill); --teacher sets it
+    # fine-tuning: the trained network (student for distill, teacher for task teacher) starts from this
+    # checkpoint's weights ("default" = the bundled one); its card must describe the configured network
+    init_checkpoint: str | None = None
     data: DataConfig = field(default_factory=DataConfig)
     val: ValConfig = field(default_factory=ValConfig)
     student: ModelConfig = field(default_factory=ModelConfig)
@@ -131,6 +135,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got '{self.task}'")
+        if self.init_checkpoint and self.task == "adapt":
+            raise ValueError("init_checkpoint is for teacher/distill; adapt starts from teacher_checkpoint")
         sizes = {"data.height": self.data.height, "data.width": self.data.width}
         if self.data.card_size is not None:
             sizes.update(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from torch import nn
 
-from adu_depth_core.checkpoint import CheckpointError, ModelCard, load_checkpoint
+from adu_depth_core.checkpoint import CheckpointError, ModelCard, load_checkpoint, read_card
 from adu_depth_core.config import ModelConfig
 from adu_depth_core.train import distributed as D
 from adu_depth_core.train.config import DataConfig, TrainConfig, ValConfig, load_train_config
@@ -47,7 +47,8 @@ def build_task(cfg: TrainConfig) -> TaskParts:
     from adu_depth_core.distill import TEACHER_PREFIX, DistillationTask, FrozenTeacher, TeacherTask
 
     if cfg.task == "teacher":
-        return TaskParts(TeacherTask(cfg.teacher.build(), cfg.loss), "teacher", cfg.teacher)
+        teacher = init_weights(cfg.teacher.build(), cfg, cfg.teacher)
+        return TaskParts(TeacherTask(teacher, cfg.loss), "teacher", cfg.teacher)
     if not cfg.teacher_checkpoint:
         raise ValueError(
             f"task {cfg.task} needs a trained teacher: pass --teacher CKPT (or set teacher_checkpoint)"
@@ -55,8 +56,39 @@ def build_task(cfg: TrainConfig) -> TaskParts:
     if cfg.task == "adapt":
         return _adapt_task(cfg)
     teacher = FrozenTeacher.from_checkpoint(cfg.teacher_checkpoint)
-    task = DistillationTask(cfg.student.build(), teacher, cfg.loss, cfg.student.canonical_focal_px)
+    student = init_weights(cfg.student.build(), cfg, cfg.student)
+    task = DistillationTask(student, teacher, cfg.loss, cfg.student.canonical_focal_px)
     return TaskParts(task, "student", cfg.student, (TEACHER_PREFIX,))
+
+
+def init_weights(model: nn.Module, cfg: TrainConfig, mc: ModelConfig) -> nn.Module:
+    """``model`` with ``cfg.init_checkpoint``'s weights (fine-tuning), or as built when none is set.
+
+    The checkpoint's card must describe the configured network (architecture, encoder, kwargs and, for
+    a student, its canonical focal length, which fixes the meaning of its output): else CheckpointError.
+    """
+    if not cfg.init_checkpoint:
+        return model
+    from adu_depth_core.models.loading import bundled_or_path, load_state_into
+
+    role = "teacher" if cfg.task == "teacher" else "student"
+    path = bundled_or_path(cfg.init_checkpoint, role)
+    payload = load_checkpoint(path)
+    card, want = read_card(payload), model_card(mc, cfg, {})
+    fields = ("arch", "encoder", "model_kwargs", "canonical_focal_px")
+    differ = [
+        f"{f}: {getattr(card, f)!r} vs configured {getattr(want, f)!r}"
+        for f in fields
+        if getattr(card, f) != getattr(want, f)
+    ]
+    if differ:
+        raise CheckpointError(
+            f"init_checkpoint {path} is not the configured {role}: "
+            + "; ".join(differ)
+            + f". Set the config's {role} section to the checkpoint's network (adu-depth info {path} shows it)"
+        )
+    load_state_into(model, payload["model"], str(path))
+    return model
 
 
 def _adapt_task(cfg: TrainConfig) -> TaskParts:
@@ -160,6 +192,8 @@ def config_from_args(args: argparse.Namespace, task: str) -> TrainConfig:
         overrides.append(f"train.run_dir={args.run_dir}")
     if getattr(args, "teacher", None):
         overrides.append(f"teacher_checkpoint={args.teacher}")
+    if getattr(args, "init", None):
+        overrides.append(f"init_checkpoint={args.init}")
     overrides.append(f"task={task}")
     if args.config is None and args.resume not in (None, "auto"):
         saved = load_checkpoint(args.resume).get("config")
