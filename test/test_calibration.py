@@ -22,10 +22,6 @@ def laplace_pixels(n: int = 240_000, seed: int = 0) -> tuple[np.ndarray, np.ndar
     return rng.laplace(0.0, b), math.sqrt(2.0) * b
 
 
-def test_ideal_share_is_the_laplace_mass_within_sqrt2_b():
-    assert IDEAL_SHARE_WITHIN_SIGMA == pytest.approx(0.7569, abs=1e-4)
-
-
 def test_calibrated_errors_give_ratio_one_and_the_ideal_coverage():
     err, sigma = laplace_pixels()
     r = reliability(err, sigma, bins=12)

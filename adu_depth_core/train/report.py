@@ -152,6 +152,40 @@ def save_sparsification_figure(path: str | Path, curves: Mapping[str, Mapping[st
     return _save(fig, path, plt)
 
 
+def save_reliability_figure(
+    path: str | Path, panels: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]], cols: int = 2
+) -> Path:
+    """Reliability diagram per panel (title -> model -> Reliability.to_dict()): binned RMS sigma vs error."""
+    from matplotlib.ticker import NullFormatter
+
+    plt = _figure()
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.2 * rows), squeeze=False)
+    for ax, (title, models) in zip(axes.flat, panels.items()):
+        lo, hi = np.inf, 0.0
+        for i, (name, r) in enumerate(models.items()):
+            x, y = np.asarray(r["sigma_rms"]), np.asarray(r["err_rms"])
+            ax.plot(x, y, "o-", ms=3, color=f"C{i}", label=f"{name}: RMS error")
+            ax.plot(x, r["err_mean_abs"], ":", color=f"C{i}", label=f"{name}: mean |error|")
+            lo, hi = min(lo, x.min(), y.min()), max(hi, x.max(), y.max())
+        ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="calibrated: RMS error = sigma")
+        ax.plot(
+            [lo, hi],
+            [lo / math.sqrt(2), hi / math.sqrt(2)],
+            "k:",
+            lw=1,
+            label="calibrated: mean = sigma/sqrt2",
+        )
+        ax.set(xscale="log", yscale="log", xlabel="predicted sigma (RMS per bin)", ylabel="observed error")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.axis("off")
+    return _save(fig, path, plt)
+
+
 def _save(fig, path: str | Path, plt) -> Path:
     buf = io.BytesIO()
     fig.tight_layout()
