@@ -37,7 +37,10 @@ from adu_depth_core.uncertainty_metrics import uncertainty_metrics
 
 PERCENTILES = (5, 25, 50, 75, 95)
 TEMPERATURES = (1.0, 0.3, 0.1, 0.03, 0.01)
-AFD_STRIDE = 16  # the coarsest feature stride c_T is pooled to
+AFD_STRIDE = 16
+KITTI_ROOT = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "kitti_object"
+)  # the coarsest feature stride c_T is pooled to
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,6 +54,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--hfov", type=float, nargs=2, default=(40.0, 100.0), metavar=("LO", "HI"))
     ap.add_argument("--bins", type=int, default=12, help="quantile bins of sigma")
     ap.add_argument("--max-depth", type=float, default=80.0, help="evaluation depth cap (m)")
+    ap.add_argument(
+        "--real",
+        action="store_true",
+        help="also score the real frames (evaluation only, not plotted): Middlebury Motorcycle "
+        "(scikit-image) and the shared KITTI object frames when ../shared/data/real/kitti_object exists",
+    )
     ap.add_argument("--json", type=Path, default=None, help="write all numbers here")
     ap.add_argument("--plot", type=Path, default=None, help="write the reliability diagram here (PNG)")
     return ap.parse_args(argv)
@@ -112,6 +121,8 @@ def evaluate(models: dict, samples, args: argparse.Namespace, temperature: float
         for name, (model, card) in models.items():
             hw = (card.input_height, card.input_width)
             right = sample.right if card.arch == "teacher" else None
+            if card.arch == "teacher" and right is None:
+                continue  # a frame without its right view (KITTI object): the student only
             pred, sigma = predict(model, card, sample.left, right, hw, sample.K, sample.baseline_m)
             m = depth_metrics(pred, gt, **rng)
             m.update(uncertainty_metrics(pred, gt, sigma, **rng))
@@ -126,6 +137,8 @@ def evaluate(models: dict, samples, args: argparse.Namespace, temperature: float
                 depths.append(depth)
     out = {}
     for name, r in rows.items():
+        if not r["images"]:
+            continue
         out[name] = {k: float(np.mean([im[k] for im in r["images"]])) for k in r["images"][0]}
         for space in SPACES:
             out[name][space] = reliability(
@@ -133,6 +146,22 @@ def evaluate(models: dict, samples, args: argparse.Namespace, temperature: float
             ).to_dict()
     if log_bs:
         out["confidence"] = confidence_report(log_bs, depths, temperature)
+    return out
+
+
+def real_results(models: dict, args: argparse.Namespace, temperature: float) -> dict:
+    """The real frames as extra columns (never tuned on); KITTI skipped with a message when absent."""
+    from adu_depth_core.data.kitti_object import KittiObject
+    from adu_depth_core.data.middlebury import MiddleburyMotorcycle
+
+    out = {"real: Middlebury Motorcycle": evaluate(models, [MiddleburyMotorcycle()[0]], args, temperature)}
+    if KITTI_ROOT.is_dir():
+        kitti = KittiObject(KITTI_ROOT)
+        out["real: KITTI object (LiDAR)"] = evaluate(
+            models, [kitti[i] for i in range(len(kitti))], args, temperature
+        )
+    else:
+        print(f"skipping KITTI: {KITTI_ROOT} is not there (the shared real frames)", file=sys.stderr)
     return out
 
 
@@ -147,9 +176,12 @@ def table(results: dict) -> str:
     for layout, res in results.items():
         conf = res.get("confidence", {}).get("c_T")
         for name in ("teacher", "student"):
+            if name not in res:
+                continue
             r, lg = res[name], res[name]["log"]
-            c = f"{conf['p5']:.3f} / {conf['p50']:.3f} / {conf['p95']:.3f} | {conf['std']:.4f}"
-            c = c if name == "teacher" and conf else "– | –"
+            c = "– | –"
+            if name == "teacher" and conf:
+                c = f"{conf['p5']:.3f} / {conf['p50']:.3f} / {conf['p95']:.3f} | {conf['std']:.4f}"
             lines.append(
                 f"| {layout} | {name} | {r['abs_rel']:.3f} | {r['ause_abs_rel']:.4f} | {r['ause_rmse']:.3f} "
                 f"| {lg['calibration_error']:.3f} | {lg['rms_ratio']:.2f} | {lg['share_within_sigma']:.3f} "
@@ -173,9 +205,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         results[layout] = evaluate(models, (samples[j] for j in range(len(samples))), args, temperature)
         print(f"{layout}: {args.n} frames done", file=sys.stderr)
+    if args.real:
+        results.update(real_results(models, args, temperature))
     print(table(results))
     for layout, res in results.items():
-        print(f"{layout} teacher confidence:", json.dumps(res["confidence"], indent=1))
+        if "confidence" in res:
+            print(f"{layout} teacher confidence:", json.dumps(res["confidence"], indent=1))
     if args.json:
         meta = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -186,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                 n: res[n][space] for n in ("teacher", "student")
             }
             for layout, res in results.items()
+            if layout in args.layouts
             for space in SPACES
         }
         save_reliability_figure(args.plot, panels)
