@@ -75,6 +75,13 @@ def network_size(
     return tuple(max(multiple, int(round(v / multiple)) * multiple) for v in (h, w))
 
 
+def aspect_input_size(card_hw: tuple[int, int], image_hw: tuple[int, int]) -> tuple[int, int]:
+    """A network input of about the card's pixel count with the image's aspect ratio (multiples of 32)."""
+    pixels = card_hw[0] * card_hw[1]
+    h = (pixels * image_hw[0] / image_hw[1]) ** 0.5
+    return network_size((h, h * image_hw[1] / image_hw[0]))
+
+
 def teacher_disparity(
     model,
     left: np.ndarray,

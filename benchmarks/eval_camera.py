@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from adu_depth_core.metrics import depth_metrics
 from adu_depth_core.models import load_model
 from adu_depth_core.runtime.cli_args import parse_hw
 from adu_depth_core.runtime.estimator import DEFAULT_CHECKPOINT
-from adu_depth_core.stereo import compare_with_sgbm, network_size, real_pairs
+from adu_depth_core.stereo import aspect_input_size, compare_with_sgbm, real_pairs
 from adu_depth_core.train.evaluate import EvalOptions, evaluate_model, predict
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,7 +73,7 @@ def motorcycle_rows(students: dict) -> list[dict]:
     rows = []
     for name, (model, card) in students.items():
         card_hw = (card.input_height, card.input_width)
-        aspect_hw = _aspect_size(card_hw, sample.left.shape[:2])
+        aspect_hw = aspect_input_size(card_hw, sample.left.shape[:2])
         for label, hw in (("card size", card_hw), ("aspect kept", aspect_hw)):
             for scaled in (False, True):
                 opts = EvalOptions(input_hw=hw, median_scaling=scaled, figures=0)
@@ -91,19 +90,12 @@ def motorcycle_rows(students: dict) -> list[dict]:
     return rows
 
 
-def _aspect_size(card_hw: tuple[int, int], image_hw: tuple[int, int]) -> tuple[int, int]:
-    """An input of about the card's pixel count with the image's aspect ratio (multiples of 32)."""
-    pixels = card_hw[0] * card_hw[1]
-    h = math.sqrt(pixels * image_hw[0] / image_hw[1])
-    return network_size((h, h * image_hw[1] / image_hw[0]))
-
-
 def cones_rows(students: dict, real: Path) -> list[dict]:
     cones = read_cones(real / "middlebury2003_cones")
     gt = np.where(cones["disparity"] > 0, 1.0 / np.maximum(cones["disparity"], 1e-6), np.nan)  # ∝ depth
     rows = []
     for name, (model, card) in students.items():
-        hw = _aspect_size((card.input_height, card.input_width), gt.shape)
+        hw = aspect_input_size((card.input_height, card.input_width), gt.shape)
         pred, _ = predict(model, card, cones["left"], None, hw)
         scale = np.nanmedian(gt) / np.median(pred[np.isfinite(gt)])
         m = depth_metrics(pred * scale, gt, min_depth=1e-6, max_depth=1e6)

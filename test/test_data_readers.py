@@ -356,3 +356,19 @@ def test_file_readers_and_writers_import_without_torch():
         "assert 'torch' not in sys.modules, 'a file reader pulled in torch'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cones_relative_sample_is_nominal_fb_over_disparity():
+    from pathlib import Path
+
+    from adu_depth_core.data.datasets import build_reader
+    from adu_depth_core.data.middlebury import CONES_NOMINAL_FB_PX_M, read_cones
+
+    root = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "middlebury2003_cones"
+    if not root.is_dir():
+        pytest.skip(f"the real Middlebury Cones pair is not on this machine ({root})")
+    (s,) = build_reader("middlebury_cones", root=str(root))
+    disp = read_cones(str(root))["disparity"]
+    assert s.valid.sum() == (disp > 0).sum() > 0
+    np.testing.assert_allclose(s.depth_m[s.valid] * disp[s.valid], CONES_NOMINAL_FB_PX_M, rtol=1e-5)
+    assert abs(s.K[0, 0] * s.baseline_m - CONES_NOMINAL_FB_PX_M) < 1e-9 and s.right is not None

@@ -14,6 +14,7 @@ import yaml
 from adu_depth_core.config import LossConfig
 from adu_depth_core.train.ablation import (
     AblationConfig,
+    EvalSet,
     load_ablation_config,
     row_config,
     run_one,
@@ -90,3 +91,54 @@ def test_the_shipped_ablation_config_has_seven_rows_and_three_seeds():
     train_seed = cfg.student["data"]["kwargs"]["seed"]
     held_out = cfg.eval["synthetic"].kwargs["seed"]
     assert held_out >= train_seed + cfg.student["data"]["kwargs"]["n"]  # held-out scenes are disjoint
+
+
+def test_gap_closed_and_a_set_the_teacher_cannot_score(tmp_path):
+    cfg = _cfg(tmp_path, rows=["1", "6"], seeds=[0, 1])
+    cfg.eval["mono"] = cfg.eval["syn"]
+    results = [
+        {
+            "row": r,
+            "seed": s,
+            "train_s": 1.0,
+            "eval_s": 1.0,
+            "eval": {"syn": {"abs_rel": v}, "mono": {"abs_rel": v}},
+        }
+        for r, v in (("1", 0.30), ("6", 0.20))
+        for s in cfg.seeds
+    ]
+    teacher = {"syn": {"abs_rel": 0.10}}  # no "mono": monocular-only frames have no teacher score
+    text = write_results(
+        cfg, results, teacher, "t.pt", {"wall_s": 1.0, "teacher_train_s": 0.0}, ""
+    ).read_text()
+    assert "gap closed by full ADU-Depth: 50 %" in text  # (0.30 - 0.20) / (0.30 - 0.10)
+    mono = text.split("## mono")[1]
+    assert "teacher (stereo, reference)" not in mono and "6 + uncertainty guidance" in mono
+
+
+def test_teacher_skips_monocular_sets_and_aspect_input_keeps_the_image_shape(tmp_path):
+    from adu_depth_core.data.folder import write_calib, write_sample
+    from adu_depth_core.data.sample import StereoSample
+    from adu_depth_core.models.loading import DEFAULT_STUDENT, DEFAULT_TEACHER
+    from adu_depth_core.stereo import aspect_input_size
+    from adu_depth_core.train.ablation import evaluate_checkpoint
+
+    rng = np.random.default_rng(0)
+    K = np.array([[200.0, 0, 95.5], [0, 200.0, 71.5], [0, 0, 1]])
+    depth = rng.uniform(2, 20, (144, 192)).astype(np.float32)
+    left = rng.integers(0, 255, (144, 192, 3), dtype=np.uint8)
+    write_calib(tmp_path / "mono", K, 0.5, 144, 192)
+    write_sample(
+        tmp_path / "mono", "000000", StereoSample(left, None, depth, np.isfinite(depth), K, 0.5, "x")
+    )
+    cfg = _cfg(tmp_path)
+    cfg.eval = {
+        "mono": EvalSet(
+            dataset="folder", kwargs={"root": str(tmp_path / "mono")}, num_images=1, aspect_input=True
+        )
+    }
+    assert evaluate_checkpoint(DEFAULT_TEACHER, cfg) == {}
+    assert np.isfinite(evaluate_checkpoint(DEFAULT_STUDENT, cfg)["mono"]["abs_rel"])
+    h, w = aspect_input_size((192, 640), (144, 192))
+    assert abs(w / h - 192 / 144) < 0.2 and h % 32 == 0 and w % 32 == 0
+    assert 0.8 < h * w / (192 * 640) < 1.25

@@ -85,6 +85,14 @@ def _middlebury(output_size: tuple[int, int] | None, **kw: Any) -> Sequence[Ster
     return MiddleburyMotorcycle(**kw)
 
 
+@DATASETS.register("middlebury_cones")
+def _middlebury_cones(output_size: tuple[int, int] | None, **kw: Any) -> Sequence[StereoSample]:
+    """Middlebury 2003 Cones as one sample whose depth is relative (1 / disparity): score it median-scaled."""
+    from adu_depth_core.data.middlebury import cones_relative_sample
+
+    return [cones_relative_sample(**kw)]
+
+
 def build_reader(
     name: str, output_size: Sequence[int] | None = None, **kwargs: Any
 ) -> Sequence[StereoSample]:

@@ -107,3 +107,24 @@ def read_cones(root: str) -> dict[str, np.ndarray]:
         "disparity": arrays["disparity"].astype(np.float32),
         "nonoccluded": (occ[..., 0] if occ.ndim == 3 else occ) > 128,
     }
+
+
+CONES_NOMINAL_FX_PX = 450.0  # no calibration is published: a nominal camera (fx = image width)
+CONES_NOMINAL_FB_PX_M = 100.0  # nominal fx * baseline: depth 1.8-18 "m" over the 5.5-55 px disparities
+
+
+def cones_relative_sample(root: str) -> StereoSample:
+    """Cones as a StereoSample with a *nominal* camera: its depth (fx·B / disparity) is right only up to
+    scale, so score it median-scaled or scale-invariant (SILog), never metric."""
+    cones = read_cones(root)
+    disp = cones["disparity"]
+    valid = disp > 0
+    depth = np.where(valid, CONES_NOMINAL_FB_PX_M / np.maximum(disp, 1e-6), np.nan).astype(np.float32)
+    h, w = disp.shape
+    K = np.array(
+        [[CONES_NOMINAL_FX_PX, 0.0, (w - 1) / 2], [0.0, CONES_NOMINAL_FX_PX, (h - 1) / 2], [0, 0, 1.0]]
+    )
+    baseline_m = CONES_NOMINAL_FB_PX_M / CONES_NOMINAL_FX_PX
+    return StereoSample(
+        cones["left"], cones["right"], depth, valid, K, baseline_m, f"middlebury2003:cones:{root}"
+    )

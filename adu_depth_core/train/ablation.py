@@ -43,6 +43,9 @@ class EvalSet:
     num_images: int = 24
     median_scaling: bool = False
     crop: str | None = None
+    # run at about the card's pixel count but the first image's aspect ratio (e.g. Middlebury's 4:3
+    # instead of squashing it into a 1:3.3 card); false = the card's input size
+    aspect_input: bool = False
 
 
 @dataclass
@@ -112,6 +115,7 @@ def evaluate_checkpoint(path: str | Path, cfg: AblationConfig) -> dict[str, dict
     """Mean metrics of a checkpoint on every eval set."""
     from adu_depth_core.data import build_reader
     from adu_depth_core.models import load_model
+    from adu_depth_core.stereo import aspect_input_size
     from adu_depth_core.train.evaluate import EvalOptions, evaluate_model
 
     model, card = load_model(path)
@@ -119,14 +123,19 @@ def evaluate_checkpoint(path: str | Path, cfg: AblationConfig) -> dict[str, dict
     for name, es in cfg.eval.items():
         reader = build_reader(es.dataset, output_size=(card.input_height, card.input_width), **es.kwargs)
         n = min(es.num_images, len(reader))
+        samples = [reader[i] for i in range(n)]
+        if card.arch == "teacher" and samples[0].right is None:
+            continue  # a monocular-only set (e.g. KITTI object frames without image_3): no teacher score
+        card_hw = (card.input_height, card.input_width)
         opts = EvalOptions(
+            input_hw=aspect_input_size(card_hw, samples[0].left.shape[:2]) if es.aspect_input else None,
             crop=es.crop,
             min_depth_m=card.min_depth_m,
             max_depth_m=card.max_depth_m,
             median_scaling=es.median_scaling,
             figures=0,
         )
-        out[name] = evaluate_model(model, card, [reader[i] for i in range(n)], opts, progress=False).mean
+        out[name] = evaluate_model(model, card, samples, opts, progress=False).mean
     return out
 
 
@@ -171,7 +180,7 @@ def summarise(results: list[dict], rows: list[str], set_name: str) -> dict[str, 
     return {r: report.mean_std([x["eval"][set_name] for x in results if x["row"] == r]) for r in rows}
 
 
-def relative_abs_rel(summary: dict[str, tuple[dict, dict]], teacher: dict[str, float]) -> list[str]:
+def relative_abs_rel(summary: dict[str, tuple[dict, dict]], teacher: dict[str, float] | None) -> list[str]:
     """Sentences comparing the full ADU-Depth row's AbsRel with GT-only and with the teacher."""
     if "6" not in summary:
         return []
@@ -183,10 +192,18 @@ def relative_abs_rel(summary: dict[str, tuple[dict, dict]], teacher: dict[str, f
             f"full ADU-Depth AbsRel / GT-only AbsRel = {full:.4f} / {gt_only:.4f} = "
             f"{full / gt_only:.3f} ({100 * (full / gt_only - 1):+.1f} %)"
         )
+    if teacher is None:
+        return lines
     lines.append(
         f"full ADU-Depth AbsRel / teacher AbsRel = {full:.4f} / {teacher['abs_rel']:.4f} = "
         f"{full / teacher['abs_rel']:.3f}"
     )
+    if "1" in summary and summary["1"][0]["abs_rel"] != teacher["abs_rel"]:
+        gt_only = summary["1"][0]["abs_rel"]
+        closed = (gt_only - full) / (gt_only - teacher["abs_rel"])
+        lines.append(
+            f"share of the GT-only student -> teacher AbsRel gap closed by full ADU-Depth: {100 * closed:.0f} %"
+        )
     return lines
 
 
@@ -212,9 +229,9 @@ def write_results(cfg, results, teacher_eval, teacher_ckpt, timing, command) -> 
     ]
     for name, es in cfg.eval.items():
         summary = summarise(results, cfg.rows, name)
-        table = [(ROW_NAMES[r], *summary[r]) for r in cfg.rows] + [
-            (ROW_NAMES["teacher"], teacher_eval[name], None)
-        ]
+        table = [(ROW_NAMES[r], *summary[r]) for r in cfg.rows]
+        if name in teacher_eval:
+            table.append((ROW_NAMES["teacher"], teacher_eval[name], None))
         n_img = es.num_images if es.dataset != "middlebury" else 1
         lines += [
             f"## {name}: {es.dataset} {es.kwargs or ''} ({n_img} image(s)"
@@ -223,7 +240,7 @@ def write_results(cfg, results, teacher_eval, teacher_ckpt, timing, command) -> 
             report.markdown_table(table, report.COLUMNS, first_header="row"),
             "",
         ]
-        lines += [f"- {s}" for s in relative_abs_rel(summary, teacher_eval[name])] + [""]
+        lines += [f"- {s}" for s in relative_abs_rel(summary, teacher_eval.get(name))] + [""]
     report.write_text(out, "\n".join(lines))
     rows = [
         {"row": r["row"], "seed": r["seed"], "set": k, "train_s": r["train_s"], **m}
