@@ -327,6 +327,7 @@ def test_registry_names_and_unknown_name():
             "drivingstereo",
             "folder",
             "folders",
+            "middlebury_cones",
             "rosbag",
             "middlebury",
         ]

@@ -87,10 +87,10 @@ def _middlebury(output_size: tuple[int, int] | None, **kw: Any) -> Sequence[Ster
 
 @DATASETS.register("middlebury_cones")
 def _middlebury_cones(output_size: tuple[int, int] | None, **kw: Any) -> Sequence[StereoSample]:
-    """Middlebury 2003 Cones as one sample whose depth is relative (1 / disparity): score it median-scaled."""
-    from adu_depth_core.data.middlebury import cones_relative_sample
+    """Middlebury 2003 Cones as one sample whose depth is relative (∝ 1 / disparity): score it median-scaled."""
+    from adu_depth_core.data.middlebury import MiddleburyCones
 
-    return [cones_relative_sample(**kw)]
+    return MiddleburyCones(**kw)
 
 
 def build_reader(

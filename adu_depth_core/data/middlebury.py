@@ -113,18 +113,32 @@ CONES_NOMINAL_FX_PX = 450.0  # no calibration is published: a nominal camera (fx
 CONES_NOMINAL_FB_PX_M = 100.0  # nominal fx * baseline: depth 1.8-18 "m" over the 5.5-55 px disparities
 
 
-def cones_relative_sample(root: str) -> StereoSample:
-    """Cones as a StereoSample with a *nominal* camera: its depth (fx·B / disparity) is right only up to
-    scale, so score it median-scaled or scale-invariant (SILog), never metric."""
-    cones = read_cones(root)
-    disp = cones["disparity"]
-    valid = disp > 0
-    depth = np.where(valid, CONES_NOMINAL_FB_PX_M / np.maximum(disp, 1e-6), np.nan).astype(np.float32)
-    h, w = disp.shape
-    K = np.array(
-        [[CONES_NOMINAL_FX_PX, 0.0, (w - 1) / 2], [0.0, CONES_NOMINAL_FX_PX, (h - 1) / 2], [0, 0, 1.0]]
-    )
-    baseline_m = CONES_NOMINAL_FB_PX_M / CONES_NOMINAL_FX_PX
-    return StereoSample(
-        cones["left"], cones["right"], depth, valid, K, baseline_m, f"middlebury2003:cones:{root}"
-    )
+class MiddleburyCones:
+    """Cones as one StereoSample with a *nominal* camera (fx = 450 px, fx·B = 100 px·m): its depth
+    (fx·B / disparity) is right only up to scale, so score it median-scaled or scale-invariant (SILog)."""
+
+    def __init__(self, root: str) -> None:
+        cones = read_cones(root)
+        disp = cones["disparity"]
+        valid = disp > 0
+        depth = np.where(valid, CONES_NOMINAL_FB_PX_M / np.maximum(disp, 1e-6), np.nan).astype(np.float32)
+        h, w = disp.shape
+        fx = CONES_NOMINAL_FX_PX
+        K = np.array([[fx, 0.0, (w - 1) / 2], [0.0, fx, (h - 1) / 2], [0.0, 0.0, 1.0]])
+        self.sample = StereoSample(
+            cones["left"],
+            cones["right"],
+            depth,
+            valid,
+            K,
+            CONES_NOMINAL_FB_PX_M / fx,
+            f"middlebury2003:cones:{root}",
+        )
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, i: int) -> StereoSample:
+        if i not in (0, -1):
+            raise IndexError(f"sample {i} out of range: Cones is one pair")
+        return self.sample
