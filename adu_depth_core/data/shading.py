@@ -119,23 +119,26 @@ def shade(
         albedo = _lane_paint(s, sub, p, albedo, pixel_m / cos)
     direct = (normal @ s.sun).clamp(min=0.0)
     if s.shadows:
-        direct = direct * ~_shadowed(s, o, d, rows, p, normal, bundles)
+        need = (direct > 0) & ~_take(s.emissive, gid)
+        direct = direct * ~_shadowed(s, o, d, rows, p, normal, need, bundles)
     light = s.ambient + (1.0 - s.ambient) * direct[:, None] * s.sun_rgb
     light = torch.where(_take(s.emissive, gid)[:, None], torch.ones_like(light), light)
     rgb.index_copy_(0, rows, albedo * light)
     return rgb.clamp(0.0, 1.0)
 
 
-def _shadowed(s: Scene, o, d, rows, p, normal, bundles) -> torch.Tensor:
-    """In-shadow flags of the hit rows; misses stand in as points 1 m along their ray."""
+def _shadowed(s: Scene, o, d, rows, p, normal, need, bundles) -> torch.Tensor:
+    """In-shadow flags of the hit rows that `need` a test; misses stand in as points 1 m along their ray."""
     n = d.shape[0]
     p_all = o.reshape(1, 3) + d
     p_all.index_copy_(0, rows, p)
     n_all = torch.zeros_like(p_all)
     n_all.index_copy_(0, rows, normal)
+    need_all = torch.zeros(n, dtype=torch.bool, device=d.device)
+    need_all.index_copy_(0, rows, need)
     if bundles is None:
         bundles = torch.arange(n, device=d.device)[None]
-    return _take(in_shadow(s, p_all, n_all, bundles), rows)
+    return _take(in_shadow(s, p_all, n_all, bundles, need_all), rows)
 
 
 def _lane_paint(

@@ -40,11 +40,14 @@ def _prim_bounds(s: Scene, basis: torch.Tensor) -> torch.Tensor:
     return torch.cat([q.amin(1), q.amax(1)], 1)
 
 
-def in_shadow(s: Scene, p: torch.Tensor, normal: torch.Tensor, bundles: torch.Tensor) -> torch.Tensor:
+def in_shadow(
+    s: Scene, p: torch.Tensor, normal: torch.Tensor, bundles: torch.Tensor, need: torch.Tensor
+) -> torch.Tensor:
     """(N,) bool: the point p (N, 3) with outward normal (N, 3) is hidden from the sun.
 
     bundles (T, K) groups point indices (spatially coherent, duplicates allowed) for culling;
-    rows of p that are not surface points must be filled with a copy of a real point or any finite value.
+    need (N,) bool marks the points to test (others, e.g. sky or faces turned from the sun, stay False
+    and do not widen their bundle's bounds); their rows of p must still be finite.
     """
     n = p.shape[0]
     out = torch.zeros(n, dtype=torch.bool, device=p.device)
@@ -56,7 +59,9 @@ def in_shadow(s: Scene, p: torch.Tensor, normal: torch.Tensor, bundles: torch.Te
     basis = sun_basis(sun)
     ob = origin.index_select(0, bundles.reshape(-1)).reshape(*bundles.shape, 3)  # (T, K, 3)
     q = ob @ basis.T
-    b_lo, b_hi = q.amin(1), q.amax(1)  # (T, 3)
+    nb = need.index_select(0, bundles.reshape(-1)).reshape(*bundles.shape, 1)
+    big = torch.full_like(q, float("inf"))
+    b_lo, b_hi = torch.where(nb, q, big).amin(1), torch.where(nb, q, -big).amax(1)  # (T, 3); empty: inf, -inf
     pb = _prim_bounds(s, basis)
     overlap = (
         (pb[None, :, 0] <= b_hi[:, None, 0])
@@ -75,7 +80,7 @@ def in_shadow(s: Scene, p: torch.Tensor, normal: torch.Tensor, bundles: torch.Te
             continue
         bundle, prim = pairs[:, 0], pairs[:, 1]
         t = fn(*(x.index_select(0, prim)[:, None] for x in params), ob.index_select(0, bundle), d)
-        hit = torch.isfinite(t)  # (pairs, K)
         idx = bundles.index_select(0, bundle)
+        hit = torch.isfinite(t) & need.index_select(0, idx.reshape(-1)).reshape(idx.shape)
         out[idx[hit]] = True
     return out
