@@ -201,4 +201,5 @@ def skyline(b: SceneBuilder, rng: np.random.Generator, z_far: float, ground: flo
                 ground + r * rng.uniform(0.8, 0.93),
                 z_far + rng.uniform(10, 30) + 0.6 * r,
             )
-            b.sphere(c, r, "grass", grey_tint(rng, 0.35, 0.6, 0.3), rng.uniform(10, 30))
+            hill = np.array([0.5, 0.6, 0.4]) * rng.uniform(0.5, 1.0) * rng.uniform(0.85, 1.15, size=3)
+            b.sphere(c, r, "grass", tuple(hill), rng.uniform(10, 30))

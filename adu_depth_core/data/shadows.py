@@ -63,13 +63,8 @@ def in_shadow(
     big = torch.full_like(q, float("inf"))
     b_lo, b_hi = torch.where(nb, q, big).amin(1), torch.where(nb, q, -big).amax(1)  # (T, 3); empty: inf, -inf
     pb = _prim_bounds(s, basis)
-    overlap = (
-        (pb[None, :, 0] <= b_hi[:, None, 0])
-        & (pb[None, :, 3] >= b_lo[:, None, 0])
-        & (pb[None, :, 1] <= b_hi[:, None, 1])
-        & (pb[None, :, 4] >= b_lo[:, None, 1])
-        & (pb[None, :, 5] >= b_lo[:, None, 2])  # reaches towards the sun beyond the nearest point
-    )
+    overlap = raycast.rect_overlap(pb[:, [0, 3, 1, 4]], b_lo[:, :2], b_hi[:, :2])
+    overlap &= pb[None, :, 5] >= b_lo[:, None, 2]  # reaches towards the sun beyond the nearest point
     first = s.counts[0]
     overlap &= ~s.emissive[first:][None, :]
     d = sun.reshape(1, 1, 3)
