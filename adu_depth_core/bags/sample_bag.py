@@ -60,6 +60,9 @@ def stereo_topics(prefix: str) -> dict[str, str]:
     }
 
 
+SAMPLE_CAMERA_HEIGHT_M = 1.65  # one rig for the whole bag, at KITTI's (and the scale stage's default) height
+
+
 def _write_stereo(bag: BagWriter, prefix: str, t_ns: int, left, right, depth_m, K, baseline_m: float) -> None:
     topics = stereo_topics(prefix)
     h, w = left.shape[:2]
@@ -105,7 +108,13 @@ def write_sample_bag(
     out = Path(out)
     lidar_origin = tuple(float(v) for v in T_CAM_LIDAR[:3, 3])  # the LiDAR's origin in the camera frame
     synth = StereoSynthesizer(
-        SynthConfig(height=cfg.height, width=cfg.width, lidar=cfg.lidar, lidar_offset_m=lidar_origin)
+        SynthConfig(
+            height=cfg.height,
+            width=cfg.width,
+            lidar=cfg.lidar,
+            lidar_offset_m=lidar_origin,
+            camera_height_m=(SAMPLE_CAMERA_HEIGHT_M, SAMPLE_CAMERA_HEIGHT_M),
+        )
     )
     with BagWriter(out, storage=cfg.storage) as bag:
         bag.set_custom_data("adu_depth.tool", "make-sample-bag")

@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar=("LO", "HI"),
         default=None,
         help="camera height above the road or floor drawn from LO..HI metres per frame (default: the "
-        "layout's own range, street 1.5-1.8, room 1.1-1.7)",
+        "layout's own range, street 1.0-2.2, room 1.1-1.7)",
     )
     parser.add_argument("--device", default="cpu", help="torch device for rendering (cpu, cuda, ...)")
     mode = parser.add_mutually_exclusive_group()

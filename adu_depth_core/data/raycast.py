@@ -137,6 +137,16 @@ def screen_bounds(s: Scene, o: torch.Tensor, near: float = EPS) -> torch.Tensor:
     return torch.stack([lo[:, 0], hi[:, 0], lo[:, 1], hi[:, 1]], 1)
 
 
+def rect_overlap(bounds: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """(T, M) bool: rectangle m (bounds (M, 4): xmin, xmax, ymin, ymax) meets bundle t's (lo, hi (T, 2))."""
+    return (
+        (bounds[None, :, 0] <= hi[:, None, 0])
+        & (bounds[None, :, 1] >= lo[:, None, 0])
+        & (bounds[None, :, 2] <= hi[:, None, 1])
+        & (bounds[None, :, 3] >= lo[:, None, 1])
+    )
+
+
 def intersect(s: Scene, o: torch.Tensor, d: torch.Tensor, bundles: torch.Tensor) -> Hit:
     """Nearest hit of rays from origin o (1, 3) along d (N, 3); bundles (T, P) groups ray indices
     (spatially coherent, duplicates allowed) for culling."""
@@ -149,13 +159,7 @@ def intersect(s: Scene, o: torch.Tensor, d: torch.Tensor, bundles: torch.Tensor)
     t_best = _planes(s, o3, db)
     code_best = (t_best[1] * N_KINDS + PLANE) if t_best[1] is not None else None
     t_best = t_best[0]
-    pb = screen_bounds(s, o)
-    overlap = (
-        (pb[None, :, 0] <= b_hi[:, None, 0])
-        & (pb[None, :, 1] >= b_lo[:, None, 0])
-        & (pb[None, :, 2] <= b_hi[:, None, 1])
-        & (pb[None, :, 3] >= b_lo[:, None, 1])
-    )  # (T, M)
+    overlap = rect_overlap(screen_bounds(s, o), b_lo, b_hi)  # (T, M)
     p = s.counts[0]
     ts, codes, owners = [], [], []
     for kind, params, fn, start in _families(s):

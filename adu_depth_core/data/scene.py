@@ -32,12 +32,18 @@ class Scene:
     tint: torch.Tensor  # (M, 3) RGB multiplier
     tile_m: torch.Tensor  # (M,) metres per texture tile
     uv_off: torch.Tensor  # (M, 2) tile-unit offset, so equal textures differ
+    emissive: torch.Tensor  # (M,) bool: lamp-like, shaded at full brightness and casts no shadow
     sun: torch.Tensor  # (3,) unit vector towards the light
     ambient: float
     sky_zenith: torch.Tensor  # (3,)
     sky_horizon: torch.Tensor  # (3,)
     markings: tuple[float, float] | None  # (road centre x, road half width) for lane paint on plane 0
     rig_R: torch.Tensor  # (3, 3) camera -> world rotation
+    sun_rgb: torch.Tensor  # (3,) colour and strength of the directional light
+    clouds: torch.Tensor  # (K, 4) sky noise waves: kx, kz, phase, amplitude (K = 0: clear sky)
+    cloud_cover: float  # 0 clear .. 1 overcast: threshold of the cloud noise
+    cloud_rgb: torch.Tensor  # (3,) cloud colour
+    shadows: bool  # cast shadow rays towards the sun
 
     @property
     def counts(self) -> tuple[int, int, int, int]:
@@ -54,16 +60,18 @@ class SceneBuilder:
     cylinders: list[tuple] = field(default_factory=list)
     spheres: list[tuple] = field(default_factory=list)
 
-    def _material(self, texture: str, tint, tile_m: float) -> tuple:
+    def _material(self, texture: str, tint, tile_m: float, emissive: bool = False) -> tuple:
         off = tuple(self.rng.uniform(0.0, 2.0, size=2))
-        return (TEXTURE_IDS[texture], tuple(float(c) for c in tint), float(tile_m), off)
+        return (TEXTURE_IDS[texture], tuple(float(c) for c in tint), float(tile_m), off, bool(emissive))
 
     def plane(self, normal, d: float, u_axis, v_axis, texture: str, tint, tile_m: float) -> None:
         n = np.asarray(normal, dtype=np.float64)
         self.planes.append((n / np.linalg.norm(n), d, u_axis, v_axis, self._material(texture, tint, tile_m)))
 
-    def box(self, centre, half, yaw: float, texture: str, tint, tile_m: float) -> None:
-        self.boxes.append((centre, half, yaw, self._material(texture, tint, tile_m)))
+    def box(
+        self, centre, half, yaw: float, texture: str, tint, tile_m: float, emissive: bool = False
+    ) -> None:
+        self.boxes.append((centre, half, yaw, self._material(texture, tint, tile_m, emissive)))
 
     def box_on_ground(
         self, x: float, z: float, size, ground_y: float, yaw: float, texture: str, tint, tile_m: float
@@ -80,7 +88,24 @@ class SceneBuilder:
     def sphere(self, centre, radius: float, texture: str, tint, tile_m: float) -> None:
         self.spheres.append(((*centre, radius), self._material(texture, tint, tile_m)))
 
-    def build(self, device, *, sun, ambient: float, sky_zenith, sky_horizon, markings, rig_R) -> Scene:
+    def build(
+        self,
+        device,
+        *,
+        sun,
+        ambient: float,
+        sky_zenith,
+        sky_horizon,
+        markings,
+        rig_R,
+        sun_rgb=(1.0, 1.0, 1.0),
+        clouds=(),
+        cloud_cover: float = 0.0,
+        cloud_rgb=(1.0, 1.0, 1.0),
+        shadows: bool = True,
+    ) -> Scene:
+        """The Scene on `device`; the keywords are the light, sky and rig a layout returns."""
+
         def t(x, shape_tail=()):
             arr = np.asarray(x, dtype=np.float32)
             if arr.size == 0:
@@ -104,12 +129,18 @@ class SceneBuilder:
             tint=t([m[1] for m in mats], (3,)),
             tile_m=t([m[2] for m in mats]),
             uv_off=t([m[3] for m in mats], (2,)),
+            emissive=torch.tensor([m[4] for m in mats], dtype=torch.bool, device=device),
             sun=t(sun / np.linalg.norm(sun)),
             ambient=float(ambient),
             sky_zenith=t(sky_zenith),
             sky_horizon=t(sky_horizon),
             markings=markings,
             rig_R=t(rig_R),
+            sun_rgb=t(sun_rgb),
+            clouds=t(clouds, (4,)),
+            cloud_cover=float(cloud_cover),
+            cloud_rgb=t(cloud_rgb),
+            shadows=bool(shadows),
         )
 
 

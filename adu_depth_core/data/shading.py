@@ -6,6 +6,7 @@ import torch
 
 from adu_depth_core.data.raycast import BOX, CYL_CAP, CYL_SIDE, PLANE, SPHERE, Hit
 from adu_depth_core.data.scene import Scene
+from adu_depth_core.data.shadows import in_shadow
 from adu_depth_core.data.textures import TEXTURE_SIZE, TextureAtlas
 
 MIP_BIAS = 0.0  # > 0 blurs textures more (less aliasing), < 0 sharpens
@@ -83,11 +84,18 @@ def _global_id(s: Scene, hit: Hit) -> torch.Tensor:
 
 
 def shade(
-    s: Scene, atlas: TextureAtlas, o: torch.Tensor, d: torch.Tensor, hit: Hit, pixel_angle: float
+    s: Scene,
+    atlas: TextureAtlas,
+    o: torch.Tensor,
+    d: torch.Tensor,
+    hit: Hit,
+    pixel_angle: float,
+    bundles: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Lambertian colour (N, 3) in [0, 1] of each ray; misses get the sky.
+    """Lambertian colour (N, 3) in [0, 1] of each ray, with cast shadows; misses get the sky.
 
     pixel_angle: angular size of one pixel (1 / fx), to pick the mip level from the pixel footprint.
+    bundles: (T, K) ray indices grouped in image tiles, for culling shadow rays (None: one bundle).
     """
     rgb = _sky(s, d)
     rows = (hit.kind >= 0).nonzero().squeeze(1)
@@ -109,9 +117,28 @@ def shade(
     albedo = atlas.sample(_take(s.tex, gid), uv[:, 0], uv[:, 1], level) * _take(s.tint, gid)
     if s.markings is not None:
         albedo = _lane_paint(s, sub, p, albedo, pixel_m / cos)
-    light = s.ambient + (1.0 - s.ambient) * (normal @ s.sun).clamp(min=0.0)
-    rgb.index_copy_(0, rows, albedo * light[:, None])
+    direct = (normal @ s.sun).clamp(min=0.0)
+    if s.shadows:
+        need = (direct > 0) & ~_take(s.emissive, gid)
+        direct = direct * ~_shadowed(s, o, d, rows, p, normal, need, bundles)
+    light = s.ambient + (1.0 - s.ambient) * direct[:, None] * s.sun_rgb
+    light = torch.where(_take(s.emissive, gid)[:, None], torch.ones_like(light), light)
+    rgb.index_copy_(0, rows, albedo * light)
     return rgb.clamp(0.0, 1.0)
+
+
+def _shadowed(s: Scene, o, d, rows, p, normal, need, bundles) -> torch.Tensor:
+    """In-shadow flags of the hit rows that `need` a test; misses stand in as points 1 m along their ray."""
+    n = d.shape[0]
+    p_all = o.reshape(1, 3) + d
+    p_all.index_copy_(0, rows, p)
+    n_all = torch.zeros_like(p_all)
+    n_all.index_copy_(0, rows, normal)
+    need_all = torch.zeros(n, dtype=torch.bool, device=d.device)
+    need_all.index_copy_(0, rows, need)
+    if bundles is None:
+        bundles = torch.arange(n, device=d.device)[None]
+    return _take(in_shadow(s, p_all, n_all, bundles, need_all), rows)
 
 
 def _lane_paint(
@@ -132,6 +159,17 @@ def _lane_paint(
 
 
 def _sky(s: Scene, d: torch.Tensor) -> torch.Tensor:
-    up = (-d[:, 1] / d.norm(dim=1)).clamp(0.0, 1.0)
+    """Horizon-to-zenith gradient with clouds: smooth noise on a cloud layer, keyed by ray direction."""
+    dn = d / d.norm(dim=1, keepdim=True)
+    up = (-dn[:, 1]).clamp(0.0, 1.0)
     w = (up * 2.5).clamp(max=1.0)[:, None]
-    return s.sky_horizon * (1 - w) + s.sky_zenith * w
+    rgb = s.sky_horizon * (1 - w) + s.sky_zenith * w
+    if len(s.clouds) == 0:
+        return rgb
+    layer = dn[:, [0, 2]] / (up[:, None] + 0.08)  # where the ray meets a cloud layer one unit up
+    k, phase, amp = s.clouds[:, :2], s.clouds[:, 2], s.clouds[:, 3]
+    noise = (torch.sin(layer @ k.T + phase) * amp).sum(1) / (amp.square().sum() / 2).sqrt()
+    threshold = (0.5 - s.cloud_cover) * 3.0
+    cover = ((noise - threshold + 0.7) / 1.4).clamp(0.0, 1.0)
+    cover = (cover * cover * (3 - 2 * cover) * (up * 6).clamp(max=1.0))[:, None]  # thin out at the horizon
+    return rgb * (1 - cover) + s.cloud_rgb * cover

@@ -181,7 +181,7 @@ class StereoSynthesizer:
         hit = raycast.intersect(s, o, d, self._tiles)
         hit.t = torch.where(hit.t <= self.config.max_depth_m, hit.t, torch.full_like(hit.t, float("inf")))
         hit.kind = torch.where(torch.isfinite(hit.t), hit.kind, torch.full_like(hit.kind, -1))
-        rgb = shading.shade(s, self.atlas, o, d, hit, pixel_angle=1.0 / float(K[0, 0]))
+        rgb = shading.shade(s, self.atlas, o, d, hit, 1.0 / float(K[0, 0]), self._tiles)
         h, w = self.config.height, self.config.width
         img = (rgb * 255.0 + 0.5).clamp(0, 255).to(torch.uint8).reshape(h, w, 3).cpu().numpy()
         depth = torch.where(torch.isfinite(hit.t), hit.t, torch.full_like(hit.t, float("nan")))
