@@ -29,6 +29,7 @@ from adu_depth_core.bags.lidar import project_to_depth
 from adu_depth_core.bags.matching import MatchedFrame, MatchPlan, StampIndex, iter_frames, plan_matches
 from adu_depth_core.checkpoint import atomic_write_bytes
 from adu_depth_core.metrics import METRIC_KEYS, MetricAggregator, NoValidPixels, depth_metrics, valid_pixels
+from adu_depth_core.runtime.geometry import valid_depth_range
 from adu_depth_core.runtime.intrinsics import scale_intrinsics
 from adu_depth_core.runtime.preprocess import resize_map
 from adu_depth_core.scale import GroundScaler, ScaleConfig, apply_scale
@@ -112,6 +113,7 @@ class _Rescale:
         bag.require(cfg.camera_info_topic, ["sensor_msgs/msg/CameraInfo"], role="camera_info topic")
         self.infos = StampIndex.from_bag(bag, cfg.camera_info_topic)
         self.scaler = GroundScaler(cfg.scale)
+        self.range_m = (cfg.min_depth_m, cfg.max_depth_m)
         self.used = 0
 
     def __call__(self, frame: MatchedFrame, pred: np.ndarray, sigma: np.ndarray | None):
@@ -120,6 +122,9 @@ class _Rescale:
         state = self.scaler.update(pred, K, frame.msgs["depth"].header.frame_id)
         self.used += state.used
         depth, scaled_sigma = apply_scale(pred, pred if sigma is None else sigma, state.scale)
+        # as the node does after its scale stage: depth pushed out of the range becomes invalid (depth the
+        # recording already dropped before the scale cannot come back)
+        depth, scaled_sigma = valid_depth_range(depth, scaled_sigma, *self.range_m)
         return depth, None if sigma is None else scaled_sigma
 
 
