@@ -147,7 +147,7 @@ def test_uncertainty_guidance_weights_frd_by_the_teacher_confidence():
         torch.nn.init.normal_(task.teacher.model.refine.conv[-1].weight, std=0.5)
     out5, out6 = tasks["5"](batch), tasks["6"](batch)
     t_out = tasks["6"].teacher(batch["left"], batch["right"], focal_baseline(batch))
-    conf = teacher_confidence(t_out["log_b"])
+    conf = teacher_confidence(t_out["log_b"], LossConfig().conf_temperature)
     assert conf.std() > 0.01  # c_T is not uniform
     s_depth = out6["output"]["depth"]
     guided = response_distill_loss(s_depth, t_out["depth"], 80.0, conf)
