@@ -80,6 +80,11 @@ def main(args: list[str] | None = None) -> int:
     except (ParameterError, InvalidParameterValueException, InvalidParameterTypeException) as exc:
         print(f"depth_node: invalid parameter: {exc}", file=sys.stderr)
         return 2
+    except Exception:
+        # SIGINT shuts the context down from the signal handler; an executor caught between two waits then
+        # raises "context is not valid" instead of ExternalShutdownException: that is a clean stop too
+        if rclpy.ok():
+            raise
     finally:
         if node is not None:
             node.destroy_node()
