@@ -29,24 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="frame i is rendered from seed + i (default 0)")
     parser.add_argument("--layout", choices=("street", "room"), default="street", help="scene layout")
     parser.add_argument("--lidar", action="store_true", help="also write 64-beam LiDAR-like depth to lidar/")
-    parser.add_argument(
-        "--hfov",
-        type=float,
-        nargs=2,
-        metavar=("LO", "HI"),
-        default=None,
-        help="random camera per frame: horizontal field of view drawn from LO..HI degrees (per-frame "
+    ranges = {
+        "--hfov": "random camera per frame: horizontal field of view drawn from LO..HI degrees (per-frame "
         "K in calib/<stem>.yaml); default KITTI's camera scaled to --size",
-    )
-    parser.add_argument(
-        "--camera-height",
-        type=float,
-        nargs=2,
-        metavar=("LO", "HI"),
-        default=None,
-        help="camera height above the road or floor drawn from LO..HI metres per frame (default: the "
-        "layout's own range, street 1.0-2.2, room 1.1-1.7)",
-    )
+        "--camera-height": "camera height above the road or floor drawn from LO..HI metres per frame "
+        "(default: the layout's own range, street 1.0-2.2, room 1.1-1.7)",
+    }
+    for flag, text in ranges.items():
+        parser.add_argument(flag, type=float, nargs=2, metavar=("LO", "HI"), default=None, help=text)
     parser.add_argument("--device", default="cpu", help="torch device for rendering (cpu, cuda, ...)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="keep frames already written, render the rest")
