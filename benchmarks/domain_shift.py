@@ -83,7 +83,7 @@ def render(root: Path, synth: StereoSynthesizer, seed0: int, n: int, desc: str) 
 
 
 def adapt_teacher(data: Path, run: Path, seed: int, args: argparse.Namespace) -> Path:
-    d = default_adapt_config(str(data), "default", str(run))
+    d = default_adapt_config(str(data), args.teacher, str(run))
     d["data"].update(height=96, width=320)
     overrides = [
         f"train.steps={args.adapt_steps}",
@@ -103,7 +103,7 @@ def distill_student(data: Path, run: Path, teacher: str, seed: int, gt: bool, ar
         "data.dataset=folder",
         f"data.kwargs={json.dumps(kwargs)}",
         f"teacher_checkpoint={teacher}",
-        "init_checkpoint=default",
+        f"init_checkpoint={args.student}",
         f"train.steps={args.student_steps}",
         f"train.seed={seed}",
         f"train.run_dir={run}",
@@ -150,14 +150,14 @@ def run_seed(seed: int, out: Path, synth: StereoSynthesizer, test: list, args) -
     teacher = adapt_teacher(data, work / "teacher", seed, args)
     runs = {
         "adapted": lambda r: distill_student(data, r, str(teacher), seed, False, args),
-        "unadapted_teacher": lambda r: distill_student(data, r, "default", seed, False, args),
-        "gt": lambda r: distill_student(data, r, "default", seed, True, args),
+        "unadapted_teacher": lambda r: distill_student(data, r, args.teacher, seed, False, args),
+        "gt": lambda r: distill_student(data, r, args.teacher, seed, True, args),
     }
     result = {
-        "teacher_before": score(bundled_or_path("default", "teacher"), test, out / "teacher_before.json")
+        "teacher_before": score(bundled_or_path(args.teacher, "teacher"), test, out / "teacher_before.json")
     }
     result["teacher_after"] = score(teacher, test, work / "teacher" / "metrics_target.json")
-    result["before"] = score(bundled_or_path("default", "student"), test, out / "student_before.json")
+    result["before"] = score(bundled_or_path(args.student, "student"), test, out / "student_before.json")
     for arm, fit in runs.items():
         t0 = time.time()
         ckpt = fit(work / arm)
@@ -196,6 +196,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("runs/domain_shift"))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument(
+        "--teacher", default="default", help="source teacher checkpoint (default: the bundled one)"
+    )
+    p.add_argument(
+        "--student",
+        default="default",
+        help="source student checkpoint, also the start of every fine-tuned arm (default: the bundled one; "
+        "docs/results/domain_shift.md used the one bundled at commit cde7692)",
+    )
     p.add_argument("--n-train", type=int, default=120, help="unlabeled target pairs per seed")
     p.add_argument("--n-test", type=int, default=40, help="held-out target frames (shared by all seeds)")
     p.add_argument("--adapt-steps", type=int, default=150)
