@@ -133,7 +133,12 @@ class StereoPair:
 
 def real_pairs(real_root: str | os.PathLike | None = None) -> list[StereoPair]:
     """Middlebury Motorcycle (ships with scikit-image) and, from ``real_root``, Middlebury Cones."""
-    from adu_depth_core.data.middlebury import MiddleburyMotorcycle, read_cones
+    from adu_depth_core.data.middlebury import (
+        CONES_NOMINAL_FB_PX_M,
+        CONES_NOMINAL_FX_PX,
+        MiddleburyMotorcycle,
+        read_cones,
+    )
 
     s = MiddleburyMotorcycle()[0]  # aligned pair: disparity = f B / z
     fb = s.K[0, 0] * s.baseline_m
@@ -151,8 +156,9 @@ def real_pairs(real_root: str | os.PathLike | None = None) -> list[StereoPair]:
     ]
     if real_root is not None:
         c = read_cones(Path(real_root) / "middlebury2003_cones")
+        fx, baseline_m = CONES_NOMINAL_FX_PX, CONES_NOMINAL_FB_PX_M / CONES_NOMINAL_FX_PX  # no calibration
         pairs.append(
-            StereoPair("Cones", c["left"], c["right"], c["disparity"], 1000.0, 0.1, c["nonoccluded"])
+            StereoPair("Cones", c["left"], c["right"], c["disparity"], fx, baseline_m, c["nonoccluded"])
         )
     return pairs
 

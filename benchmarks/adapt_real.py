@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from real_frames import REAL_DIR
 
 from adu_depth_core.data.folder import write_calib, write_sample
 from adu_depth_core.data.sample import StereoSample
@@ -39,8 +40,6 @@ from adu_depth_core.train.adapt_run import default_adapt_config
 from adu_depth_core.train.config import load_train_config
 from adu_depth_core.train.runner import train
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_REAL = REPO.parent / "shared" / "data" / "real"
 # Default crops: strips this tall and as wide as the input the teacher is scored at. The teacher's disparity
 # search is a fraction of its input width, so crops narrower than that input teach it the wrong scale
 # (measured: 192x256 crops made both pairs worse; docs/robot_adaptation.md).
@@ -105,7 +104,7 @@ def table(rows: list[dict]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--teacher", default="default", help="teacher checkpoint or default")
-    ap.add_argument("--real", type=Path, default=DEFAULT_REAL)
+    ap.add_argument("--real", type=Path, default=REAL_DIR)
     ap.add_argument("--pairs", nargs="*", help="subset of Cones Motorcycle")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument(

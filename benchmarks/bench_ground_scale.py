@@ -28,6 +28,7 @@ import platform
 from pathlib import Path
 
 import numpy as np
+from real_frames import KITTI_OBJECT_DIR
 
 from adu_depth_core.checkpoint import atomic_write_bytes
 from adu_depth_core.data import sequence
@@ -37,7 +38,6 @@ from adu_depth_core.runtime.estimator import DepthEstimator
 from adu_depth_core.runtime.intrinsics import make_K
 from adu_depth_core.scale import GroundPrior, GroundScaler, ScaleConfig, ScaleFilter, frame_scale
 
-KITTI_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "kitti_object"
 KITTI_CAMERA_HEIGHT_M = 1.65
 MISSCALES = (1.0, 0.6, 1.5)
 MAX_DEPTH_M = 80.0
@@ -104,11 +104,11 @@ def kitti(est: DepthEstimator) -> dict | None:
     """(b): the shared KITTI frames (the project's kitti_object reader); None when they are not there."""
     from adu_depth_core.data.kitti_object import KittiObject
 
-    if not KITTI_ROOT.is_dir():
+    if not KITTI_OBJECT_DIR.is_dir():
         return None
     rows = {k: [] for k in ("none", "ground", "ground_ungated", "oracle", "used", "scale_err")}
     per_frame = []
-    for sample in KittiObject(KITTI_ROOT):
+    for sample in KittiObject(KITTI_OBJECT_DIR):
         gt = np.where(sample.valid, sample.depth_m, np.nan)
         pred = est.infer(sample.left, K=sample.K).depth_m
         prior = GroundPrior(KITTI_CAMERA_HEIGHT_M)  # mounted level
@@ -213,7 +213,7 @@ def print_tables(results: dict) -> None:
             c, sc, o = f["confidence"], f["scale"], f["oracle_scale"]
             print(f"  {Path(f['id']).name}: confidence {c:.2f}, scale {sc:.3f} vs oracle {o:.3f}")
     elif "kitti" in results:
-        print("\n(b) KITTI: skipped, no frames at " + str(KITTI_ROOT))
+        print("\n(b) KITTI: skipped, no frames at " + str(KITTI_OBJECT_DIR))
     if "drive" in results:
         d = results["drive"]
         print(f"\n(c) driving sequence: {d['frames']} frames, {d['step_m']} m apart, "

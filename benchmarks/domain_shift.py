@@ -28,10 +28,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from adu_depth_core.data.folder import FolderStereo, write_calib, write_frame_calib, write_sample
-from adu_depth_core.data.synthetic import StereoSynthesizer, SynthConfig
+from adu_depth_core.config import LossConfig, to_dict
+from adu_depth_core.data.folder import FolderStereo
+from adu_depth_core.data.synthetic import StereoSynthesizer, SynthConfig, render_to_folder
 from adu_depth_core.models import load_model
 from adu_depth_core.models.loading import bundled_or_path
 from adu_depth_core.train.adapt_run import default_adapt_config
@@ -42,19 +42,6 @@ from adu_depth_core.train.runner import train
 REPO = Path(__file__).resolve().parents[1]
 STUDENT_CONFIG = REPO / "config" / "train" / "camera_student.yaml"
 TRAIN_SEED0, TEST_SEED = 800_000, 900_000  # far from every seed the bundled models were trained on
-ARMS = ("before", "adapted", "unadapted_teacher", "gt")
-STUDENT_AUGMENT = {
-    "flip_prob": 0.5,
-    "random_crop": True,
-    "scale_range": [1.0, 1.6],
-    "camera_effects_prob": 0.7,
-    "exposure_ev": 0.7,
-    "white_balance": 0.1,
-    "vignette": 0.3,
-    "blur_sigma_px": 0.8,
-    "noise_std": 4.0,
-    "jpeg_quality_min": 50,
-}
 
 
 def target_config(args: argparse.Namespace) -> SynthConfig:
@@ -70,15 +57,8 @@ def target_config(args: argparse.Namespace) -> SynthConfig:
 
 
 def render(root: Path, synth: StereoSynthesizer, seed0: int, n: int, desc: str) -> Path:
-    """n target frames from seeds seed0.. into a folder dataset (kept if already complete)."""
-    if (root / "done").exists():
-        return root
-    write_calib(root, synth.K, synth.config.baseline_m, synth.config.height, synth.config.width)
-    for i in tqdm(range(n), desc=desc, unit="frame"):
-        frame = synth.render(seed0 + i)
-        write_frame_calib(root, f"{i:06d}", frame.K, frame.baseline_m)
-        write_sample(root, f"{i:06d}", frame.to_sample())
-    (root / "done").write_text(f"{n} frames from seed {seed0}\n")
+    """n target frames from seeds seed0.. into a folder dataset (frames already there are kept)."""
+    render_to_folder(synth, root, seed0, n, resume=True, desc=desc)
     return root
 
 
@@ -98,7 +78,8 @@ def adapt_teacher(data: Path, run: Path, seed: int, args: argparse.Namespace) ->
 
 def distill_student(data: Path, run: Path, teacher: str, seed: int, gt: bool, args) -> Path:
     # a depth folder that does not exist = pairs without labels (the supervised term has nothing to act on)
-    kwargs = {"root": str(data), "depth_dir": "depth" if gt else "no-labels", "augment": STUDENT_AUGMENT}
+    augment = load_train_config(STUDENT_CONFIG).data.kwargs["augment"]  # the bundled student's recipe
+    kwargs = {"root": str(data), "depth_dir": "depth" if gt else "no-labels", "augment": augment}
     overrides = [
         "data.dataset=folder",
         f"data.kwargs={json.dumps(kwargs)}",
@@ -113,15 +94,9 @@ def distill_student(data: Path, run: Path, teacher: str, seed: int, gt: bool, ar
         f"optim.lr={args.lr}",
         "optim.warmup_steps=20",
     ]
-    if gt:
-        overrides += [f"loss.{k}={json.dumps(v)}" for k, v in _row1().items()]
+    if gt:  # ablation row 1: ground truth only
+        overrides.append(f"loss={json.dumps(to_dict(LossConfig.ablation_row('1')))}")
     return _train_once(run, load_train_config(STUDENT_CONFIG, overrides))
-
-
-def _row1() -> dict:
-    from adu_depth_core.config import ABLATION_ROWS
-
-    return ABLATION_ROWS.get("1")()
 
 
 def _train_once(run: Path, cfg) -> Path:

@@ -26,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from real_frames import REAL_DIR
 
-from adu_depth_core.data.middlebury import MiddleburyMotorcycle, read_cones
+from adu_depth_core.data.middlebury import MiddleburyCones, MiddleburyMotorcycle
 from adu_depth_core.data.synthetic import SyntheticStereo
 from adu_depth_core.metrics import depth_metrics
 from adu_depth_core.models import load_model
@@ -36,8 +37,6 @@ from adu_depth_core.runtime.estimator import DEFAULT_CHECKPOINT
 from adu_depth_core.stereo import aspect_input_size, compare_with_sgbm, real_pairs
 from adu_depth_core.train.evaluate import EvalOptions, evaluate_model, predict
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_REAL = REPO.parent / "shared" / "data" / "real"
 HELD_OUT_SEED = 30_000_000  # far from every training, validation and selection seed
 
 
@@ -91,12 +90,12 @@ def motorcycle_rows(students: dict) -> list[dict]:
 
 
 def cones_rows(students: dict, real: Path) -> list[dict]:
-    cones = read_cones(real / "middlebury2003_cones")
-    gt = np.where(cones["disparity"] > 0, 1.0 / np.maximum(cones["disparity"], 1e-6), np.nan)  # ∝ depth
+    cones = MiddleburyCones(str(real / "middlebury2003_cones"))[0]
+    gt = cones.depth_m  # relative depth (a nominal camera): scored median-scaled
     rows = []
     for name, (model, card) in students.items():
         hw = aspect_input_size((card.input_height, card.input_width), gt.shape)
-        pred, _ = predict(model, card, cones["left"], None, hw)
+        pred, _ = predict(model, card, cones.left, None, hw)
         scale = np.nanmedian(gt) / np.median(pred[np.isfinite(gt)])
         m = depth_metrics(pred * scale, gt, min_depth=1e-6, max_depth=1e6)
         rows.append({"section": "cones", "model": name, "input": f"{hw[0]}x{hw[1]}", **m})
@@ -142,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--teacher", default=None, help="stereo teacher checkpoint (stereo section)")
     p.add_argument("--sizes", nargs="+", type=parse_hw, default=[(64, 192), (128, 416), (192, 640)])
     p.add_argument("--n", type=int, default=24, help="synthetic scenes per size")
-    p.add_argument("--real", type=Path, default=DEFAULT_REAL, help="the real evaluation frames")
+    p.add_argument("--real", type=Path, default=REAL_DIR, help="the real evaluation frames")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--markdown", type=Path, default=None)

@@ -21,16 +21,23 @@ from pathlib import Path
 
 from adu_depth_core.config import LossConfig
 from adu_depth_core.train.ablation import EvalSet, load_ablation_config, run_one
+from adu_depth_core.train.bundle import SELECT_SEED  # the selection scenes every default is chosen on
 
 VALIDATION = {
     "val_street": EvalSet(
         dataset="synthetic",
-        kwargs={"n": 16, "seed": 20_000_000, "size": [192, 640], "hfov_deg": [40, 100]},
+        kwargs={"n": 16, "seed": SELECT_SEED, "size": [192, 640], "hfov_deg": [40, 100]},
         num_images=16,
     ),
     "val_room": EvalSet(
         dataset="synthetic",
-        kwargs={"n": 8, "seed": 20_000_100, "size": [192, 640], "hfov_deg": [50, 100], "layout": "room"},
+        kwargs={
+            "n": 8,
+            "seed": SELECT_SEED + 100,
+            "size": [192, 640],
+            "hfov_deg": [50, 100],
+            "layout": "room",
+        },
         num_images=8,
     ),
 }

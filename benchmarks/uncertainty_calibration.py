@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from real_frames import KITTI_OBJECT_DIR
 
 from adu_depth_core.calibration import IDEAL_SHARE_WITHIN_SIGMA, SPACES, depth_errors, reliability
 from adu_depth_core.config import LossConfig
@@ -37,10 +38,7 @@ from adu_depth_core.uncertainty_metrics import uncertainty_metrics
 
 PERCENTILES = (5, 25, 50, 75, 95)
 TEMPERATURES = (1.0, 0.3, 0.1, 0.03, 0.01)
-AFD_STRIDE = 16
-KITTI_ROOT = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "kitti_object"
-)  # the coarsest feature stride c_T is pooled to
+AFD_STRIDE = 16  # the coarsest feature stride c_T is pooled to
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -155,13 +153,13 @@ def real_results(models: dict, args: argparse.Namespace, temperature: float) -> 
     from adu_depth_core.data.middlebury import MiddleburyMotorcycle
 
     out = {"real: Middlebury Motorcycle": evaluate(models, [MiddleburyMotorcycle()[0]], args, temperature)}
-    if KITTI_ROOT.is_dir():
-        kitti = KittiObject(KITTI_ROOT)
+    if KITTI_OBJECT_DIR.is_dir():
+        kitti = KittiObject(KITTI_OBJECT_DIR)
         out["real: KITTI object (LiDAR)"] = evaluate(
             models, [kitti[i] for i in range(len(kitti))], args, temperature
         )
     else:
-        print(f"skipping KITTI: {KITTI_ROOT} is not there (the shared real frames)", file=sys.stderr)
+        print(f"skipping KITTI: {KITTI_OBJECT_DIR} is not there (the shared real frames)", file=sys.stderr)
     return out
 
 

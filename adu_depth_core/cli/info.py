@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-from pathlib import Path
 
 import adu_depth_core
 
@@ -40,9 +39,9 @@ def run(args: argparse.Namespace) -> int:
         from adu_depth_core.models import ENCODERS
 
         print(f"\nencoders: {', '.join(ENCODERS.names())}")
-    assets = Path(adu_depth_core.__file__).parent / "assets"
-    for role, name in (("student", "student_default.pt"), ("teacher", "teacher_default.pt")):
-        path = assets / name
+    from adu_depth_core.bundled import DEFAULT_STUDENT, DEFAULT_TEACHER
+
+    for role, path in (("student", DEFAULT_STUDENT), ("teacher", DEFAULT_TEACHER)):
         state = f"{path} ({path.stat().st_size / 1e6:.1f} MB)" if path.is_file() else "not bundled"
         print(f"bundled {role}: {state}")
     return 0

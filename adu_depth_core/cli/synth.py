@@ -46,17 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from tqdm import tqdm
-
-    from adu_depth_core.data.folder import (
-        CALIB_FILE,
-        read_calib,
-        write_calib,
-        write_frame_calib,
-        write_sample,
-    )
+    from adu_depth_core.data.folder import CALIB_FILE, read_calib
     from adu_depth_core.data.sample import DataError
-    from adu_depth_core.data.synthetic import StereoSynthesizer, SynthConfig
+    from adu_depth_core.data.synthetic import StereoSynthesizer, SynthConfig, render_to_folder
 
     if args.n < 1:
         print("error: --n must be at least 1", file=sys.stderr)
@@ -99,20 +91,6 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-    write_calib(out, synth.K, synth.config.baseline_m, h, w, **meta)
-    names = ("left", "right", "depth") + (("lidar",) if args.lidar else ())
-    done = 0
-    for i in tqdm(range(args.n), desc="synth", unit="frame"):
-        stem = f"{i:06d}"
-        if args.resume and all(
-            (out / d / f"{stem}.{'npy' if d in ('depth', 'lidar') else 'png'}").exists() for d in names
-        ):
-            continue
-        frame = synth.render(args.seed + i)
-        extra = {"lidar": frame.lidar_m} if args.lidar else {}
-        if hfov is not None:  # before the images: a frame whose images exist always has its K
-            write_frame_calib(out, stem, frame.K, frame.baseline_m)
-        write_sample(out, stem, frame.to_sample(), **extra)
-        done += 1
+    done = render_to_folder(synth, out, args.seed, args.n, resume=args.resume, **meta)
     print(f"wrote {done} frame(s) to {out} ({args.n - done} kept)")
     return 0

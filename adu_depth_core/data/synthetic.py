@@ -265,3 +265,32 @@ class SyntheticStereo:
         state = dict(self.__dict__)
         state["_synth"] = None  # textures are rebuilt in each worker
         return state
+
+
+def render_to_folder(
+    synth: StereoSynthesizer, out, seed0: int, n: int, *, resume: bool = False, desc: str = "synth", **meta
+) -> int:
+    """Render frames ``seed0 .. seed0 + n - 1`` into the folder-stereo layout at ``out``; returns how many
+    were written. ``resume`` keeps frames whose files all exist; ``meta`` goes into calib.yaml."""
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from adu_depth_core.data.folder import write_calib, write_frame_calib, write_sample
+
+    out, cfg = Path(out), synth.config
+    write_calib(out, synth.K, cfg.baseline_m, cfg.height, cfg.width, **meta)
+    names = ("left", "right", "depth") + (("lidar",) if cfg.lidar else ())
+    done = 0
+    for i in tqdm(range(n), desc=desc, unit="frame"):
+        stem = f"{i:06d}"
+        if resume and all(
+            (out / d / f"{stem}.{'npy' if d in ('depth', 'lidar') else 'png'}").exists() for d in names
+        ):
+            continue
+        frame = synth.render(seed0 + i)
+        if cfg.hfov_deg is not None:  # before the images: a frame whose images exist always has its K
+            write_frame_calib(out, stem, frame.K, frame.baseline_m)
+        write_sample(out, stem, frame.to_sample(), **({"lidar": frame.lidar_m} if cfg.lidar else {}))
+        done += 1
+    return done

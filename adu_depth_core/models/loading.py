@@ -9,13 +9,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from adu_depth_core.bundled import DEFAULT_STUDENT, DEFAULT_TEACHER
 from adu_depth_core.checkpoint import CheckpointError, ModelCard, load_checkpoint, read_card
 from adu_depth_core.registry import Registry
 
 ARCHS: Registry = Registry("architecture")
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
-DEFAULT_TEACHER = ASSETS / "teacher_default.pt"
-DEFAULT_STUDENT = ASSETS / "student_default.pt"
 
 
 def bundled_or_path(path: str | os.PathLike, role: str) -> Path:

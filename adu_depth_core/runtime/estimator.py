@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from adu_depth_core.bundled import DEFAULT_STUDENT, DEFAULT_STUDENT_ONNX
 from adu_depth_core.checkpoint import ModelCard
 from adu_depth_core.runtime.backends import (
     BACKENDS,
@@ -51,9 +52,7 @@ from adu_depth_core.runtime.intrinsics import (
 )
 from adu_depth_core.runtime.preprocess import check_image, postprocess, preprocess
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
-DEFAULT_CHECKPOINT = ASSETS / "student_default.pt"
-DEFAULT_ONNX = ASSETS / "student_default.onnx"
+DEFAULT_CHECKPOINT, DEFAULT_ONNX = DEFAULT_STUDENT, DEFAULT_STUDENT_ONNX
 log = logging.getLogger(__name__)
 
 

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import torch
 
+from adu_depth_core.bundled import DEFAULT_STUDENT
 from adu_depth_core.checkpoint import ModelCard, load_checkpoint, save_checkpoint
 from adu_depth_core.runtime.preprocess import parse_network_size
 from adu_depth_core.train import report
 from adu_depth_core.train.evaluate import EvalOptions, evaluate_model
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
 SELECT_SEED, REPORT_SEED = 20_000_000, 10_000_000  # synthetic scene seeds, far from every training seed
 EVAL_HW = (192, 640)  # resolution of the synthetic evaluation images
 RANDOM_HFOV_DEG = (40.0, 100.0)
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--student", type=Path, help="the trained student (model.pt)")
     p.add_argument("--teacher", type=Path, help="the trained teacher (model.pt)")
-    p.add_argument("--out", type=Path, default=ASSETS / "student_default.pt")
+    p.add_argument("--out", type=Path, default=DEFAULT_STUDENT)
     p.add_argument("--teacher-out", type=Path, default=None, help="also bundle the teacher here")
     p.add_argument("--sizes", nargs="+", default=["96x320", "128x416", "192x640"])
     p.add_argument("--n", type=int, default=32, help="synthetic scenes per set")
