@@ -1,4 +1,4 @@
-"""Contact sheet of the synthetic generator: street and room samples, each as RGB over its depth map.
+"""Contact sheet of the synthetic generator: street, room and workshop samples, each as RGB over its depth map.
 
     python benchmarks/synth_contact_sheet.py                          # docs/images/synth_contact_sheet.jpg
     python benchmarks/synth_contact_sheet.py --n 12 --size 128x384 --seed 0 --out sheet.jpg
@@ -30,6 +30,8 @@ EFFECTS = AugmentConfig(
     jpeg_quality_min=50,
 )
 
+DEPTH_MAX_M = {"street": 80.0, "room": 15.0, "workshop": 8.0}  # far end of each layout's colour scale
+
 
 def tile(layout: str, seed: int, size: tuple[int, int]) -> np.ndarray:
     """One sample: the left image with camera effects above its depth map, (2H, W, 3) uint8."""
@@ -38,14 +40,14 @@ def tile(layout: str, seed: int, size: tuple[int, int]) -> np.ndarray:
     )
     sample = synth.render(seed).to_sample()
     sample = camera_effects(sample, EFFECTS, np.random.default_rng(seed))
-    depth = colorize(sample.depth_m, 0.5, 80.0 if layout == "street" else 15.0, log=True)
+    depth = colorize(sample.depth_m, 0.5, DEPTH_MAX_M[layout], log=True)
     return np.concatenate([sample.left, depth], axis=0)
 
 
 def contact_sheet(n: int, size: tuple[int, int], seed: int, columns: int = 3) -> np.ndarray:
-    """n samples, alternating two streets and one room, in a grid with `columns` columns."""
-    layouts = ["street", "street", "room"]
-    tiles = [tile(layouts[i % 3], seed + i, size) for i in range(n)]
+    """n samples, a street, a room and a workshop in turn, in a grid with `columns` columns."""
+    layouts = list(DEPTH_MAX_M)
+    tiles = [tile(layouts[i % len(layouts)], seed + i, size) for i in range(n)]
     tiles += [np.zeros_like(tiles[0])] * (-n % columns)
     pad = lambda t: cv2.copyMakeBorder(t, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=(255, 255, 255))  # noqa: E731
     rows = [

@@ -1,4 +1,4 @@
-"""Synthetic generator variety: camera ranges, cast shadows, sky, street and room content, determinism."""
+"""Synthetic generator variety: camera ranges, cast shadows, sky, street, room and workshop content, determinism."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch
 from adu_depth_core.data import props, shading
 from adu_depth_core.data.layouts import LAYOUTS
 from adu_depth_core.data.layouts_room import chair, table
+from adu_depth_core.data.layouts_workshop import workbench
 from adu_depth_core.data.scene import SceneBuilder
 from adu_depth_core.data.synthetic import StereoSynthesizer, SynthConfig
 
@@ -21,7 +22,7 @@ def _builders(layout: str, seeds, camera_height_m=None):
     return [LAYOUTS.get(layout)(np.random.default_rng(s), camera_height_m) for s in seeds]
 
 
-@pytest.mark.parametrize("layout", ["street", "room"])
+@pytest.mark.parametrize("layout", ["street", "room", "workshop"])
 def test_same_seed_renders_identically_in_two_instances(layout):
     a = StereoSynthesizer(SynthConfig(layout=layout, **SIZE)).render(21)
     b = StereoSynthesizer(SynthConfig(layout=layout, **SIZE)).render(21)
@@ -141,3 +142,38 @@ def test_furniture_is_made_of_parts():
     rooms = _builders("room", range(20))
     assert max(len(b.boxes) for b, _ in rooms) > 40
     assert any(any(m[-1][-1] for m in b.boxes) for b, _ in rooms), "lamps or windows are emissive"
+
+
+def test_workshop_is_close_range_and_low():
+    seeds = range(30)
+    heights = [-b.planes[0][1] for b, _ in _builders("workshop", seeds)]
+    assert min(heights) >= 0.3 and max(heights) <= 1.6 and max(heights) - min(heights) > 0.8
+    synth = {
+        name: StereoSynthesizer(SynthConfig(layout=name, hfov_deg=(60.0, 60.0), **SIZE))
+        for name in ("workshop", "street")
+    }
+    med = {}
+    for name, s in synth.items():
+        depths = [s.render(seed).depth_m for seed in range(4)]
+        med[name] = float(np.median([np.nanmedian(d) for d in depths]))
+        if name == "workshop":
+            valid = np.concatenate([d[np.isfinite(d)] for d in depths])
+            assert valid.min() > 0.3, "nothing inside the models' near range limit"
+            assert np.mean(valid < 2.0) > 0.1, "a good share of the picture within 2 m"
+            assert np.all(np.isfinite(np.stack(depths))), "indoors: no sky"
+    assert med["workshop"] < 5.0 < med["street"]
+
+
+def test_workbench_items_stand_on_its_top():
+    b = SceneBuilder(np.random.default_rng(0))
+    workbench(b, np.random.default_rng(3), 0.0, 2.0, 0.4, 1.2)
+    top_centre, top_half = b.boxes[0][:2]
+    top_y = top_centre[1] - top_half[1]  # the top's upper face (y down)
+    boxes = [bx for bx in b.boxes[1:] if bx[0][1] < top_y]  # the items above it
+    assert len(boxes) + len(b.cylinders) + len(b.spheres) >= 2
+    for centre, half, _, _ in boxes:
+        assert abs(centre[1] + half[1] - top_y) < 1e-9  # bottom face on the top
+    for (x, z, _, _, y_bottom), _ in b.cylinders:
+        assert abs(y_bottom - top_y) < 1e-9 and np.hypot(x, z - 2.0) < 1.5
+    for (_, y, _, r), _ in b.spheres:
+        assert abs(y + r - top_y) < 1e-9

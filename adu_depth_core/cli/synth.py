@@ -6,7 +6,7 @@ import argparse
 import sys
 
 COMMAND = "synth"
-HELP = "Render synthetic stereo street (or room) scenes with exact depth into a folder-stereo directory."
+HELP = "Render synthetic stereo street (or room, or workshop) scenes with exact depth into a folder-stereo directory."
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -27,13 +27,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--size", type=parse_size, default=(192, 640), help="HxW render size (default 192x640)"
     )
     parser.add_argument("--seed", type=int, default=0, help="frame i is rendered from seed + i (default 0)")
-    parser.add_argument("--layout", choices=("street", "room"), default="street", help="scene layout")
+    parser.add_argument(
+        "--layout",
+        default="street",
+        help="scene layout: street (default), room or workshop (close-range clutter)",
+    )
     parser.add_argument("--lidar", action="store_true", help="also write 64-beam LiDAR-like depth to lidar/")
     ranges = {
         "--hfov": "random camera per frame: horizontal field of view drawn from LO..HI degrees (per-frame "
         "K in calib/<stem>.yaml); default KITTI's camera scaled to --size",
         "--camera-height": "camera height above the road or floor drawn from LO..HI metres per frame "
-        "(default: the layout's own range, street 1.0-2.2, room 1.1-1.7)",
+        "(default: the layout's own range, street 1.0-2.2, room 1.1-1.7, workshop 0.3-1.6)",
     }
     for flag, text in ranges.items():
         parser.add_argument(flag, type=float, nargs=2, metavar=("LO", "HI"), default=None, help=text)
@@ -66,7 +70,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    synth = StereoSynthesizer(config, args.device)
+    try:
+        synth = StereoSynthesizer(config, args.device)
+    except KeyError as exc:  # an unknown --layout: the registry names the known ones
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
     meta = {"generator": {"layout": args.layout, "seed": args.seed, "lidar": bool(args.lidar)}}
     if hfov is not None:
         meta["generator"]["hfov_deg"] = list(hfov)

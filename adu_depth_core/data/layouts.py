@@ -1,4 +1,5 @@
-"""Random scene layouts for the synthetic generator, by name: "street" (car scale) and "room" (indoor).
+"""Random scene layouts for the synthetic generator, by name: "street" (car scale), "room" (indoor)
+and "workshop" (close-range indoor clutter).
 
 A layout takes a numpy Generator and the camera-height range to draw from (metres above the road or
 floor; None = the layout's own range) and returns a SceneBuilder plus the light/sky/rig keywords of
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 from adu_depth_core.data.layouts_room import room
 from adu_depth_core.data.layouts_street import street
+from adu_depth_core.data.layouts_workshop import workshop
 from adu_depth_core.registry import Registry
 
 LAYOUTS: Registry = Registry("scene layout")
 LAYOUTS.register("street")(street)
 LAYOUTS.register("room")(room)
+LAYOUTS.register("workshop")(workshop)

@@ -59,7 +59,7 @@ class SynthConfig:
 
     height: int = 192
     width: int = 640
-    layout: str = "street"  # a name in layouts.LAYOUTS: "street" or "room"
+    layout: str = "street"  # a name in layouts.LAYOUTS: "street", "room" or "workshop"
     baseline_m: float = KITTI_BASELINE_M
     lidar: bool = False  # also render a 64-beam LiDAR-like sparse depth
     lidar_beams: int = 64

@@ -231,6 +231,17 @@ def _summary(card: ModelCard, out: Path) -> list[str]:
     ]
 
 
+def _without_training_text(argv: list[str] | None) -> list[str]:
+    """The command line as typed, each --training text (already in the note) shown as '...'."""
+    args, out = list(sys.argv[1:] if argv is None else argv), []
+    for i, a in enumerate(args):
+        prev = args[i - 1] if i else ""
+        out.append(
+            '"..."' if prev == "--training" else a if not a.startswith("--training=") else '--training="..."'
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--student", type=Path, help="the trained student (model.pt)")
@@ -244,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         "--training", action="append", default=[], help="a line for the note's 'How it was trained' (repeat)"
     )
     args = p.parse_args(argv)
-    command = "python -m adu_depth_core.train.bundle " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m adu_depth_core.train.bundle " + " ".join(_without_training_text(argv))
     how = [
         *args.training,
         f"- packaging: `{command}`",

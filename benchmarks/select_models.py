@@ -1,0 +1,94 @@
+"""Choose between candidate models (students, or stereo teachers) on synthetic validation scenes only.
+
+    python benchmarks/select_models.py --model bundled=default --model finetuned=runs/camera/student_v3/model.pt \\
+        --json docs/results/camera/select_v3.json
+
+Each model runs at its card's input size on three validation sets rendered from seeds 20,000,000+ (the
+selection seeds every bundled default is chosen on, disjoint from training, from the cards' report set and
+from the tests): streets (horizontal FOV 40-100 deg), furnished rooms (50-100 deg) and close-range
+workshops (40-100 deg), exact metric depth, the true fx. The winner is the lowest AbsRel averaged over
+all validation frames. Real frames are never used here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from adu_depth_core.bundled import DEFAULT_STUDENT, DEFAULT_TEACHER
+from adu_depth_core.data.synthetic import SyntheticStereo
+from adu_depth_core.models import load_model
+from adu_depth_core.train.bundle import SELECT_SEED
+from adu_depth_core.train.evaluate import EvalOptions, evaluate_model
+
+# name -> (layout, frames, seed offset from SELECT_SEED, horizontal FOV range)
+VALIDATION = {
+    "street": ("street", 32, 0, (40.0, 100.0)),
+    "room": ("room", 16, 100, (50.0, 100.0)),
+    "workshop": ("workshop", 16, 200, (40.0, 100.0)),
+}
+BUNDLED = {"default": DEFAULT_STUDENT, "teacher-default": DEFAULT_TEACHER}
+
+
+def validation_samples(scale: float = 1.0) -> dict[str, list]:
+    """The validation frames of each set (``scale`` shrinks the counts for a quick look)."""
+    sets = {}
+    for name, (layout, n, offset, hfov) in VALIDATION.items():
+        n = max(1, round(n * scale))
+        reader = SyntheticStereo(n, (192, 640), seed=SELECT_SEED + offset, layout=layout, hfov_deg=hfov)
+        sets[name] = [reader[i] for i in range(n)]
+    return sets
+
+
+def score(model, card, sets: dict[str, list]) -> dict[str, float]:
+    """AbsRel and delta1 per set at the card's input size, and the frame-weighted mean AbsRel."""
+    row, total, frames = {}, 0.0, 0
+    for name, samples in sets.items():
+        opts = EvalOptions(min_depth_m=card.min_depth_m, max_depth_m=card.max_depth_m, figures=0)
+        mean = evaluate_model(model, card, samples, opts, progress=False).mean
+        row[f"{name}_abs_rel"], row[f"{name}_a1"] = mean["abs_rel"], mean["a1"]
+        total, frames = total + mean["abs_rel"] * len(samples), frames + len(samples)
+    row["mean_abs_rel"] = total / frames
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="NAME=CKPT",
+        help="a candidate (repeat); CKPT 'default' or 'teacher-default' for the bundled ones",
+    )
+    p.add_argument("--scale", type=float, default=1.0, help="fraction of the validation frames (quick look)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", type=Path)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    candidates = dict(item.split("=", 1) for item in args.model)
+    sets = validation_samples(args.scale)
+    rows = []
+    for name, path in candidates.items():
+        model, card = load_model(BUNDLED.get(path, path))
+        rows.append({"model": name, "checkpoint": str(path), "arch": card.arch, **score(model, card, sets)})
+    cols = [f"{s}_abs_rel" for s in VALIDATION] + ["mean_abs_rel"]
+    print("| model | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols))
+    for r in rows:
+        print(f"| {r['model']} | " + " | ".join(f"{r[c]:.4f}" for c in cols) + " |")
+    best = min(rows, key=lambda r: r["mean_abs_rel"])
+    print(f"selected: {best['model']} (lowest mean validation AbsRel)")
+    if args.json:
+        frames = {s: max(1, round(v[1] * args.scale)) for s, v in VALIDATION.items()}
+        payload = {"selection_seed": SELECT_SEED, "frames": frames, "rows": rows, "selected": best["model"]}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
