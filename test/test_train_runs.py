@@ -203,3 +203,25 @@ def test_a_few_hundred_distillation_steps_reduce_held_out_error(tmp_path):
     )
     assert after["abs_rel"] < 0.7 * before["abs_rel"], (before, after)
     assert after["rmse"] < before["rmse"] and after["a1"] > before["a1"], (before, after)
+
+
+def test_a_time_boxed_run_plans_its_length_and_anneals_the_schedule(tmp_path):
+    run = tmp_path / "boxed"
+    cfg = tiny_config(tmp_path / "t.yaml", run, task="teacher", steps=100_000, max_minutes=0.25, ckpt_every=50)
+    t0 = time.monotonic()
+    done = subprocess.run(
+        [*CLI, "train-teacher", "--config", str(cfg)], env=ENV, capture_output=True, text=True, timeout=240
+    )
+    wall = time.monotonic() - t0
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "time box:" in done.stdout + done.stderr
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    planned = saved["train"]["steps"]
+    assert 25 < planned < 100_000
+    last = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert last["step"] == planned  # ran to the planned end, then wrote the final model
+    assert (run / "model.pt").exists()
+    assert wall < 0.25 * 60 + 30, f"a 15 s time box took {wall:.0f} s"
+    lr_end = last["optimizer"]["param_groups"][0]["lr"]
+    optim = saved["optim"]  # the cosine schedule reached its floor at the planned step, not at 100,000
+    assert lr_end == pytest.approx(optim["lr"] * optim["min_lr_ratio"], rel=1e-3)

@@ -98,6 +98,10 @@ class RunConfig:
     """Loop length, numerics, seeding, logging and checkpoint cadence, output folder."""
 
     steps: int = 20000
+    # > 0: a time box. After PLAN_AFTER_STEPS steps the run measures its speed and shortens `steps` so that
+    # it ends after about this many minutes of this process (the LR schedule follows the new length, and
+    # config.yaml records it); 0 = run all `steps`
+    max_minutes: float = 0.0
     amp: bool = True  # fp16 autocast + GradScaler; only on CUDA (ignored on CPU)
     cpu_bf16: bool = False  # bf16 autocast on CPU (AMX/AVX-512 BF16 CPUs: ~1.7x faster steps)
     channels_last: bool = False  # channels-last memory format for the task and its image tensors

@@ -72,9 +72,16 @@ def build_optimizer(
 
 
 def build_scheduler(
-    optimizer: torch.optim.Optimizer, schedule: str, total_steps: int, warmup_steps: int, min_ratio: float
+    optimizer: torch.optim.Optimizer,
+    schedule: str,
+    total_steps: int | Callable[[], int],
+    warmup_steps: int,
+    min_ratio: float,
 ) -> torch.optim.lr_scheduler.LambdaLR:
+    """LambdaLR over ``total_steps``; give a callable when the length can change during the run (a
+    time-boxed run plans it after its first steps)."""
     SCHEDULES.get(schedule)  # fail early on a typo
+    total = total_steps if callable(total_steps) else (lambda: total_steps)
     return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_factor(schedule, s, total_steps, warmup_steps, min_ratio)
+        optimizer, lambda s: lr_factor(schedule, s, total(), warmup_steps, min_ratio)
     )

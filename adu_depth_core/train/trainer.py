@@ -34,6 +34,7 @@ from adu_depth_core.train.optim import build_optimizer, build_scheduler
 from adu_depth_core.train.sampling import ResumableBatchSampler, SeededDataset
 
 MAX_BAD_STEPS = 20  # consecutive non-finite gradient steps before giving up
+PLAN_SKIP_STEPS, PLAN_AFTER_STEPS = 5, 25  # a time box times steps 6..25 of a process (warm-up excluded)
 
 
 def to_device(batch: dict, device: torch.device, channels_last: bool = False) -> dict:
@@ -94,7 +95,7 @@ class Trainer:
             raise ValueError("the task has no trainable parameters")
         self.optimizer = build_optimizer(self.params, oc.name, oc.lr, oc.weight_decay, tuple(oc.betas))
         self.scheduler = build_scheduler(
-            self.optimizer, oc.schedule, tc.steps, oc.warmup_steps, oc.min_lr_ratio
+            self.optimizer, oc.schedule, lambda: self.cfg.train.steps, oc.warmup_steps, oc.min_lr_ratio
         )
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
 
@@ -230,6 +231,7 @@ class Trainer:
         from tqdm import tqdm
 
         tc = self.cfg.train
+        t_begin = time.perf_counter()  # a time box (train.max_minutes) counts from here
         D.seed_everything(tc.seed + self.info.rank)
         self._setup()
         start = self.restore(resume) if resume is not None else 0
@@ -243,8 +245,12 @@ class Trainer:
         bar = tqdm(
             total=tc.steps, initial=start, disable=not self.info.is_main, desc="train", dynamic_ncols=True
         )
+        step = start
         try:
-            for step in range(start + 1, tc.steps + 1):
+            while step < tc.steps:
+                step += 1
+                if tc.max_minutes > 0 and step - start == PLAN_SKIP_STEPS + 1:
+                    t_probe = time.perf_counter()
                 batch = to_device(next(batches), self.info.device, self.cfg.train.channels_last)
                 out, finite = self.train_step(model, batch)
                 bad = 0 if finite else bad + 1
@@ -254,12 +260,37 @@ class Trainer:
                         f"check the data; resume from {self.run_dir / 'checkpoints' / 'last.pt'}"
                     )
                 terms.add(out)
+                if tc.max_minutes > 0 and step - start == PLAN_AFTER_STEPS:
+                    self._plan_steps(
+                        step,
+                        (time.perf_counter() - t_probe) / (PLAN_AFTER_STEPS - PLAN_SKIP_STEPS),
+                        t_begin,
+                        bar,
+                    )
                 self._after_step(step, batch, out, terms, log, bar, t0)
         finally:
             bar.close()
             if log is not None:
                 log.close()
         return self._finish()
+
+    def _plan_steps(self, step: int, s_per_step: float, t_begin: float, bar) -> None:
+        """Time box: shorten train.steps to what fits in max_minutes at the measured speed (every rank
+        takes the mean plan, so DDP ranks stop together) and record the plan in config.yaml."""
+        tc = self.cfg.train
+        left_s = tc.max_minutes * 60.0 - (time.perf_counter() - t_begin)
+        fits = step + max(int(left_s / max(s_per_step, 1e-9)), 1)
+        planned = int(D.mean_across_ranks({"steps": float(min(tc.steps, fits))}, self.info)["steps"])
+        if planned < tc.steps:
+            bar.write(
+                f"time box: {s_per_step:.2f} s/step, {left_s / 60.0:.1f} min left -> training for "
+                f"{planned} steps instead of {tc.steps}"
+            )
+            tc.steps = max(planned, step)
+            bar.total = tc.steps
+            bar.refresh()
+            if self.info.is_main:
+                save_train_config(self.cfg, self.run_dir / "config.yaml")
 
     def _after_step(self, step, batch, out, terms, log, bar, t0) -> None:
         tc = self.cfg.train
