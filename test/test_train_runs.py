@@ -207,7 +207,9 @@ def test_a_few_hundred_distillation_steps_reduce_held_out_error(tmp_path):
 
 def test_a_time_boxed_run_plans_its_length_and_anneals_the_schedule(tmp_path):
     run = tmp_path / "boxed"
-    cfg = tiny_config(tmp_path / "t.yaml", run, task="teacher", steps=100_000, max_minutes=0.25, ckpt_every=50)
+    cfg = tiny_config(
+        tmp_path / "t.yaml", run, task="teacher", steps=100_000, max_minutes=0.25, ckpt_every=50
+    )
     t0 = time.monotonic()
     done = subprocess.run(
         [*CLI, "train-teacher", "--config", str(cfg)], env=ENV, capture_output=True, text=True, timeout=240
