@@ -30,7 +30,7 @@ EFFECTS = AugmentConfig(
     jpeg_quality_min=50,
 )
 
-DEPTH_MAX_M = {"street": 80.0, "room": 15.0, "workshop": 8.0}  # far end of each layout's colour scale
+DEPTH_MAX_M = {"street": 80.0, "room": 30.0, "workshop": 8.0}  # far end of each layout's colour scale
 
 
 def tile(layout: str, seed: int, size: tuple[int, int]) -> np.ndarray:
