@@ -91,6 +91,8 @@ def _frames_in(folder: Path) -> int:
 
 def train_stage(plan: Plan, config: Path, run_dir: Path, minutes: float, extra: list[str]) -> dict:
     """One time-boxed training run; returns its model path, steps and wall time."""
+    import yaml
+
     from adu_depth_core.train.checkpoints import find_resume_checkpoint
     from adu_depth_core.train.config import load_train_config
     from adu_depth_core.train.runner import train
@@ -121,8 +123,6 @@ def train_stage(plan: Plan, config: Path, run_dir: Path, minutes: float, extra: 
     if plan.resume and (run_dir / "checkpoints" / "last.pt").is_file():
         resume = str(find_resume_checkpoint("auto", run_dir))
     model = train(cfg, resume=resume)
-    import yaml
-
     steps = yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["steps"]
     return {"model": str(model), "steps": int(steps), "seconds": time.perf_counter() - t0}
 
@@ -179,6 +179,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:  # a dry run of every stage: tiny frames, few of them, a short budget
         h, w, args.frames, args.batch, args.workers = 64, 192, 12, 2, 0
         args.minutes = min(args.minutes, 1.5)
+    missing = [str(c) for c in (TEACHER_CONFIG, STUDENT_CONFIG) if not c.is_file()]
+    if missing:
+        print(
+            f"error: the recipe's configs are missing ({', '.join(missing)}): run it from a clone of the "
+            "repository",
+            file=sys.stderr,
+        )
+        return 2
     if args.device.startswith("cuda"):
         import torch
 
