@@ -3,7 +3,9 @@
     python benchmarks/select_models.py --model bundled=default --model finetuned=runs/camera/student_v3/model.pt \\
         --json docs/results/camera/select_v3.json
 
-Each model runs at its card's input size on three validation sets rendered from seeds 20,000,000+ (the
+Each model runs at ``--input-size`` (default: its card's input size; give one size to compare a fresh
+run, whose card holds its training card_size, with a bundled model, whose size the bundle chose) on
+three validation sets rendered from seeds 20,000,000+ (the
 selection seeds every bundled default is chosen on, disjoint from training, from the cards' report set and
 from the tests): streets (horizontal FOV 40-100 deg), furnished rooms (50-100 deg) and close-range
 workshops (40-100 deg), exact metric depth, the true fx. The winner is the lowest AbsRel averaged over
@@ -22,6 +24,7 @@ import torch
 from adu_depth_core.bundled import DEFAULT_STUDENT, DEFAULT_TEACHER
 from adu_depth_core.data.synthetic import SyntheticStereo
 from adu_depth_core.models import load_model
+from adu_depth_core.runtime.cli_args import parse_hw
 from adu_depth_core.train.bundle import SELECT_SEED
 from adu_depth_core.train.evaluate import EvalOptions, evaluate_model
 
@@ -44,11 +47,13 @@ def validation_samples(scale: float = 1.0) -> dict[str, list]:
     return sets
 
 
-def score(model, card, sets: dict[str, list]) -> dict[str, float]:
-    """AbsRel and delta1 per set at the card's input size, and the frame-weighted mean AbsRel."""
+def score(model, card, sets: dict[str, list], input_hw: tuple[int, int] | None = None) -> dict[str, float]:
+    """AbsRel and delta1 per set at input_hw (None: the card's), and the frame-weighted mean AbsRel."""
     row, total, frames = {}, 0.0, 0
     for name, samples in sets.items():
-        opts = EvalOptions(min_depth_m=card.min_depth_m, max_depth_m=card.max_depth_m, figures=0)
+        opts = EvalOptions(
+            input_hw=input_hw, min_depth_m=card.min_depth_m, max_depth_m=card.max_depth_m, figures=0
+        )
         mean = evaluate_model(model, card, samples, opts, progress=False).mean
         row[f"{name}_abs_rel"], row[f"{name}_a1"] = mean["abs_rel"], mean["a1"]
         total, frames = total + mean["abs_rel"] * len(samples), frames + len(samples)
@@ -65,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=CKPT",
         help="a candidate (repeat); CKPT 'default' or 'teacher-default' for the bundled ones",
     )
+    p.add_argument(
+        "--input-size", type=parse_hw, default=None, help="HxW for every model (default: each card's)"
+    )
     p.add_argument("--scale", type=float, default=1.0, help="fraction of the validation frames (quick look)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path)
@@ -75,11 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name, path in candidates.items():
         model, card = load_model(BUNDLED.get(path, path))
-        rows.append({"model": name, "checkpoint": str(path), "arch": card.arch, **score(model, card, sets)})
+        hw = args.input_size or (card.input_height, card.input_width)
+        row = {"model": name, "checkpoint": str(path), "arch": card.arch, "input": f"{hw[0]}x{hw[1]}"}
+        rows.append({**row, **score(model, card, sets, hw)})
     cols = [f"{s}_abs_rel" for s in VALIDATION] + ["mean_abs_rel"]
-    print("| model | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols))
+    print("| model | input | " + " | ".join(cols) + " |\n|---|---|" + "---|" * len(cols))
     for r in rows:
-        print(f"| {r['model']} | " + " | ".join(f"{r[c]:.4f}" for c in cols) + " |")
+        print(f"| {r['model']} | {r['input']} | " + " | ".join(f"{r[c]:.4f}" for c in cols) + " |")
     best = min(rows, key=lambda r: r["mean_abs_rel"])
     print(f"selected: {best['model']} (lowest mean validation AbsRel)")
     if args.json:
