@@ -171,15 +171,7 @@ def room(
             1.0,
         )
     _lamps(b, rng, left, right, back, cam_h - height)
-    return b, {
-        "sun": np.array([rng.uniform(-0.5, 0.5), -1.0, rng.uniform(-0.5, 0.5)]),
-        "sun_rgb": np.array([1.0, rng.uniform(0.85, 1.0), rng.uniform(0.7, 1.0)]) * rng.uniform(0.8, 1.1),
-        "ambient": rng.uniform(0.35, 0.6),
-        "sky_zenith": (0.0, 0.0, 0.0),
-        "sky_horizon": (0.0, 0.0, 0.0),
-        "markings": None,
-        "rig_R": props.rig(rng, 10.0, 5.0, 2.0),
-    }
+    return b, props.indoor_look(rng, 0.5, (0.8, 1.1), (0.35, 0.6), (10.0, 5.0, 2.0))
 
 
 def _lamps(

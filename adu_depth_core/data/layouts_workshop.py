@@ -147,12 +147,4 @@ def workshop(
         x, z = rng.uniform(-left + 0.4, right - 0.4), rng.uniform(1.3, max(back - 0.6, 1.4))
         FREE_STANDING[rng.integers(0, len(FREE_STANDING))](b, rng, x, z, rng.uniform(-np.pi, np.pi), cam_h)
     _lamps(b, rng, left, right, back, cam_h - height)
-    return b, {
-        "sun": np.array([rng.uniform(-0.6, 0.6), -1.0, rng.uniform(-0.6, 0.6)]),
-        "sun_rgb": np.array([1.0, rng.uniform(0.85, 1.0), rng.uniform(0.7, 1.0)]) * rng.uniform(0.7, 1.1),
-        "ambient": rng.uniform(0.3, 0.6),
-        "sky_zenith": (0.0, 0.0, 0.0),
-        "sky_horizon": (0.0, 0.0, 0.0),
-        "markings": None,
-        "rig_R": props.rig(rng, 15.0, 10.0, 2.0),
-    }
+    return b, props.indoor_look(rng, 0.6, (0.7, 1.1), (0.3, 0.6), (15.0, 10.0, 2.0))

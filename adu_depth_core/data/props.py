@@ -31,6 +31,24 @@ def photo_or(rng: np.random.Generator, p_photo: float, grey: str) -> str:
     return str(rng.choice(PHOTO_TEXTURES)) if rng.random() < p_photo else grey
 
 
+def indoor_look(
+    rng: np.random.Generator, sun_spread: float, strength: tuple, ambient: tuple, rig_deg: tuple
+) -> dict:
+    """Light and rig for an enclosed scene: a soft, roughly overhead directional light (what the lamps
+    and windows add up to) tilted by up to sun_spread, warm-white of the given strength range; no sky."""
+    sun = np.array([rng.uniform(-sun_spread, sun_spread), -1.0, rng.uniform(-sun_spread, sun_spread)])
+    sun_rgb = np.array([1.0, rng.uniform(0.85, 1.0), rng.uniform(0.7, 1.0)]) * rng.uniform(*strength)
+    return {
+        "sun": sun,
+        "sun_rgb": sun_rgb,
+        "ambient": rng.uniform(*ambient),
+        "sky_zenith": (0.0, 0.0, 0.0),
+        "sky_horizon": (0.0, 0.0, 0.0),
+        "markings": None,
+        "rig_R": rig(rng, *rig_deg),
+    }
+
+
 def _sun_dir(elev_deg: float, az: float) -> np.ndarray:
     elev = np.deg2rad(elev_deg)
     return np.array([np.cos(elev) * np.sin(az), -np.sin(elev), np.cos(elev) * np.cos(az)])
