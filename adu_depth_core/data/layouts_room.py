@@ -170,11 +170,11 @@ def room(
             (1, 1, 1),
             1.0,
         )
-    _lamps(b, rng, left, right, back, cam_h - height)
+    ceiling_lamps(b, rng, left, right, back, cam_h - height)
     return b, props.indoor_look(rng, 0.5, (0.8, 1.1), (0.35, 0.6), (10.0, 5.0, 2.0))
 
 
-def _lamps(
+def ceiling_lamps(
     b: SceneBuilder, rng: np.random.Generator, left: float, right: float, back: float, ceiling_y: float
 ):
     """A grid of bright ceiling panels or strips (emissive: full brightness, no shadow)."""

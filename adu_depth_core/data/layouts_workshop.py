@@ -1,5 +1,5 @@
 """The workshop layout: a close-range indoor scene (a garage bay, a lab corner, a store room) seen from
-0.3-1.6 m, the heights of small robots, arms and hand-held cameras. Walls stand 1.8-6 m away, and most of
+0.3-1.6 m, the heights of small robots, arms and hand-held cameras. The back wall stands 2-6 m away, and most of
 the picture is clutter 0.6-4 m from the camera: workbenches with tools and parts on them, stacked crates,
 bins and drums, shelving with boxes, carts and chairs. It teaches the scale of near, detailed scenes that
 streets and furnished rooms (things beyond 1.5 m, rooms of 2.5 m and more) do not show.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from adu_depth_core.data import props
-from adu_depth_core.data.layouts_room import _lamps, chair, shelf
+from adu_depth_core.data.layouts_room import ceiling_lamps, chair, shelf
 from adu_depth_core.data.props import UP, grey_tint, photo_or
 from adu_depth_core.data.scene import SceneBuilder
 
@@ -146,5 +146,5 @@ def workshop(
         # 1.3 m keeps the camera outside the largest footprint (a 2.2 x 0.9 m bench, any yaw)
         x, z = rng.uniform(-left + 0.4, right - 0.4), rng.uniform(1.3, max(back - 0.6, 1.4))
         FREE_STANDING[rng.integers(0, len(FREE_STANDING))](b, rng, x, z, rng.uniform(-np.pi, np.pi), cam_h)
-    _lamps(b, rng, left, right, back, cam_h - height)
+    ceiling_lamps(b, rng, left, right, back, cam_h - height)
     return b, props.indoor_look(rng, 0.6, (0.7, 1.1), (0.3, 0.6), (15.0, 10.0, 2.0))
