@@ -35,3 +35,15 @@ def test_synth_writes_folder_stereo_and_resumes(tmp_path, capsys):
     assert main(args) == 0
     assert "wrote 1 frame(s)" in capsys.readouterr().out
     assert len(FolderStereo(out)) == 3 and (out / "left" / "000000.png").stat().st_mtime_ns == before
+
+
+def test_synth_renders_workshops_and_names_the_layouts_on_a_typo(tmp_path, capsys):
+    out = tmp_path / "ws"
+    assert main(["synth", "--out", str(out), "--n", "1", "--size", "48x96", "--layout", "workshop"]) == 0
+    ref = StereoSynthesizer(SynthConfig(height=48, width=96, layout="workshop")).render(0)
+    np.testing.assert_array_equal(FolderStereo(out)[0].left, ref.left)
+    capsys.readouterr()
+    assert main(["synth", "--out", str(tmp_path / "x"), "--n", "1", "--layout", "workshp"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown scene layout 'workshp'" in err and "room, street, workshop" in err
+    assert not (tmp_path / "x").exists()

@@ -235,10 +235,11 @@ def _without_training_text(argv: list[str] | None) -> list[str]:
     """The command line as typed, each --training text (already in the note) shown as '...'."""
     args, out = list(sys.argv[1:] if argv is None else argv), []
     for i, a in enumerate(args):
-        prev = args[i - 1] if i else ""
-        out.append(
-            '"..."' if prev == "--training" else a if not a.startswith("--training=") else '--training="..."'
-        )
+        if i and args[i - 1] == "--training":
+            a = '"..."'
+        elif a.startswith("--training="):
+            a = '--training="..."'
+        out.append(a)
     return out
 
 
