@@ -32,16 +32,16 @@ from adu_depth_core.data.middlebury import MiddleburyCones, MiddleburyMotorcycle
 from adu_depth_core.data.synthetic import SyntheticStereo
 from adu_depth_core.metrics import depth_metrics
 from adu_depth_core.models import load_model
+from adu_depth_core.models.loading import bundled_or_path
 from adu_depth_core.runtime.cli_args import parse_hw
-from adu_depth_core.runtime.estimator import DEFAULT_CHECKPOINT
 from adu_depth_core.stereo import aspect_input_size, compare_with_sgbm, real_pairs
 from adu_depth_core.train.evaluate import EvalOptions, evaluate_model, predict
 
 HELD_OUT_SEED = 30_000_000  # far from every training, validation and selection seed
 
 
-def load(path: str):
-    return load_model(DEFAULT_CHECKPOINT if path == "default" else path)
+def load(path: str, role: str = "student"):
+    return load_model(bundled_or_path(path, role))
 
 
 def synthetic_rows(students: dict, sizes: list, n: int) -> list[dict]:
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         if real is not None:
             rows += kitti_rows(students, real) + cones_rows(students, real)
     if args.teacher:
-        rows += stereo_rows(load(args.teacher), real)
+        rows += stereo_rows(load(args.teacher, "teacher"), real)
     text = markdown(rows)
     print(text)
     if args.json:

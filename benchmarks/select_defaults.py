@@ -20,27 +20,24 @@ import sys
 from pathlib import Path
 
 from adu_depth_core.config import LossConfig
+from adu_depth_core.data.layouts import TRAINING_HFOV_DEG
 from adu_depth_core.train.ablation import EvalSet, load_ablation_config, run_one
-from adu_depth_core.train.bundle import SELECT_SEED  # the selection scenes every default is chosen on
+from adu_depth_core.train.bundle import SELECT_SEED, SELECTION_SETS  # the scenes every default is chosen on
 
-VALIDATION = {
-    "val_street": EvalSet(
-        dataset="synthetic",
-        kwargs={"n": 16, "seed": SELECT_SEED, "size": [192, 640], "hfov_deg": [40, 100]},
-        num_images=16,
-    ),
-    "val_room": EvalSet(
-        dataset="synthetic",
-        kwargs={
-            "n": 8,
-            "seed": SELECT_SEED + 100,
-            "size": [192, 640],
-            "hfov_deg": [50, 100],
-            "layout": "room",
-        },
-        num_images=8,
-    ),
-}
+
+def _validation(layout: str, n: int) -> EvalSet:
+    """The first n selection scenes of a layout."""
+    kwargs = {
+        "n": n,
+        "seed": SELECT_SEED + SELECTION_SETS[layout][1],
+        "size": [192, 640],
+        "hfov_deg": list(TRAINING_HFOV_DEG[layout]),
+        "layout": layout,
+    }
+    return EvalSet(dataset="synthetic", kwargs=kwargs, num_images=n)
+
+
+VALIDATION = {"val_street": _validation("street", 16), "val_room": _validation("room", 8)}
 STAGES = (("conf_temperature", (1.0, 0.1)), ("tau", (1.0, 10.0)))
 DEFAULTS = LossConfig()
 

@@ -21,29 +21,30 @@ from pathlib import Path
 
 import torch
 
-from adu_depth_core.bundled import DEFAULT_STUDENT, DEFAULT_TEACHER
+from adu_depth_core.data.layouts import TRAINING_HFOV_DEG
 from adu_depth_core.data.synthetic import SyntheticStereo
 from adu_depth_core.models import load_model
+from adu_depth_core.models.loading import bundled_or_path
 from adu_depth_core.runtime.cli_args import parse_hw
-from adu_depth_core.train.bundle import SELECT_SEED
+from adu_depth_core.train.bundle import SELECT_SEED, SELECTION_SETS
 from adu_depth_core.train.evaluate import EvalOptions, evaluate_model
 
-# name -> (layout, frames, seed offset from SELECT_SEED, horizontal FOV range)
-VALIDATION = {
-    "street": ("street", 32, 0, (40.0, 100.0)),
-    "room": ("room", 16, 100, (50.0, 100.0)),
-    "workshop": ("workshop", 16, 200, (40.0, 100.0)),
-}
-BUNDLED = {"default": DEFAULT_STUDENT, "teacher-default": DEFAULT_TEACHER}
+
+def checkpoint(path: str) -> Path:
+    """'default' is the bundled student, 'teacher-default' the bundled teacher, anything else a path."""
+    if path == "teacher-default":
+        return bundled_or_path("default", "teacher")
+    return bundled_or_path(path, "student")
 
 
 def validation_samples(scale: float = 1.0) -> dict[str, list]:
     """The validation frames of each set (``scale`` shrinks the counts for a quick look)."""
     sets = {}
-    for name, (layout, n, offset, hfov) in VALIDATION.items():
+    for layout, (n, offset) in SELECTION_SETS.items():
         n = max(1, round(n * scale))
+        hfov = TRAINING_HFOV_DEG[layout]
         reader = SyntheticStereo(n, (192, 640), seed=SELECT_SEED + offset, layout=layout, hfov_deg=hfov)
-        sets[name] = [reader[i] for i in range(n)]
+        sets[layout] = [reader[i] for i in range(n)]
     return sets
 
 
@@ -82,18 +83,18 @@ def main(argv: list[str] | None = None) -> int:
     sets = validation_samples(args.scale)
     rows = []
     for name, path in candidates.items():
-        model, card = load_model(BUNDLED.get(path, path))
+        model, card = load_model(checkpoint(path))
         hw = args.input_size or (card.input_height, card.input_width)
         row = {"model": name, "checkpoint": str(path), "arch": card.arch, "input": f"{hw[0]}x{hw[1]}"}
         rows.append({**row, **score(model, card, sets, hw)})
-    cols = [f"{s}_abs_rel" for s in VALIDATION] + ["mean_abs_rel"]
+    cols = [f"{s}_abs_rel" for s in SELECTION_SETS] + ["mean_abs_rel"]
     print("| model | input | " + " | ".join(cols) + " |\n|---|---|" + "---|" * len(cols))
     for r in rows:
         print(f"| {r['model']} | {r['input']} | " + " | ".join(f"{r[c]:.4f}" for c in cols) + " |")
     best = min(rows, key=lambda r: r["mean_abs_rel"])
     print(f"selected: {best['model']} (lowest mean validation AbsRel)")
     if args.json:
-        frames = {s: max(1, round(v[1] * args.scale)) for s, v in VALIDATION.items()}
+        frames = {s: len(v) for s, v in sets.items()}
         payload = {"selection_seed": SELECT_SEED, "frames": frames, "rows": rows, "selected": best["model"]}
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(payload, indent=2) + "\n")

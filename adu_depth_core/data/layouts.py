@@ -14,6 +14,9 @@ from adu_depth_core.data.layouts_workshop import workshop
 from adu_depth_core.registry import Registry
 
 LAYOUTS: Registry = Registry("scene layout")
+# horizontal field of view (degrees) that each layout's training caches, selection scenes and the GPU
+# recipe draw a random camera from (rooms start wider: a narrow lens indoors sees one wall)
+TRAINING_HFOV_DEG = {"street": (40.0, 100.0), "room": (50.0, 100.0), "workshop": (40.0, 100.0)}
 LAYOUTS.register("street")(street)
 LAYOUTS.register("room")(room)
 LAYOUTS.register("workshop")(workshop)

@@ -268,10 +268,19 @@ class SyntheticStereo:
 
 
 def render_to_folder(
-    synth: StereoSynthesizer, out, seed0: int, n: int, *, resume: bool = False, desc: str = "synth", **meta
+    synth: StereoSynthesizer,
+    out,
+    seed0: int,
+    n: int,
+    *,
+    first: int = 0,
+    resume: bool = False,
+    desc: str = "synth",
+    **meta,
 ) -> int:
-    """Render frames ``seed0 .. seed0 + n - 1`` into the folder-stereo layout at ``out``; returns how many
-    were written. ``resume`` keeps frames whose files all exist; ``meta`` goes into calib.yaml."""
+    """Render frames ``first .. n - 1`` (frame i from seed ``seed0 + i``) into the folder-stereo layout at
+    ``out``; returns how many were written. ``resume`` keeps frames whose files all exist; ``meta`` goes
+    into calib.yaml."""
     from pathlib import Path
 
     from tqdm import tqdm
@@ -282,7 +291,7 @@ def render_to_folder(
     write_calib(out, synth.K, cfg.baseline_m, cfg.height, cfg.width, **meta)
     names = ("left", "right", "depth") + (("lidar",) if cfg.lidar else ())
     done = 0
-    for i in tqdm(range(n), desc=desc, unit="frame"):
+    for i in tqdm(range(first, n), desc=desc, unit="frame"):
         stem = f"{i:06d}"
         if resume and all(
             (out / d / f"{stem}.{'npy' if d in ('depth', 'lidar') else 'png'}").exists() for d in names

@@ -27,6 +27,9 @@ from adu_depth_core.train import report
 from adu_depth_core.train.evaluate import EvalOptions, evaluate_model
 
 SELECT_SEED, REPORT_SEED = 20_000_000, 10_000_000  # synthetic scene seeds, far from every training seed
+# the selection scenes of each layout: (frames, first seed - SELECT_SEED); benchmarks/select_models.py
+# scores candidates on all of them, benchmarks/select_defaults.py on a prefix of streets and rooms
+SELECTION_SETS = {"street": (32, 0), "room": (16, 100), "workshop": (16, 200)}
 EVAL_HW = (192, 640)  # resolution of the synthetic evaluation images
 RANDOM_HFOV_DEG = (40.0, 100.0)
 

@@ -30,12 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 TEACHER_CONFIG = REPO / "config/train/camera_teacher_finetune.yaml"
 STUDENT_CONFIG = REPO / "config/train/camera_student_v3.yaml"
-# layout -> (first seed, horizontal FOV range, share of the frames); seeds are disjoint from the CPU caches
-LAYOUTS = {
-    "street": (5_000_000, (40.0, 100.0), 0.6),
-    "room": (6_000_000, (50.0, 100.0), 0.15),
-    "workshop": (7_000_000, (40.0, 100.0), 0.25),
-}
+# layout -> (first seed, share of the frames); seeds are disjoint from the CPU caches
+LAYOUTS = {"street": (5_000_000, 0.6), "room": (6_000_000, 0.15), "workshop": (7_000_000, 0.25)}
 SHARES = {"render": 0.2, "teacher": 0.35, "student": 0.45}  # of the budget, in this order
 
 
@@ -54,21 +50,23 @@ class Plan:
 
 def render_cache(plan: Plan, budget_s: float) -> dict:
     """Round-robin chunks of each layout until the budget or the targets are reached; returns counts."""
+    from adu_depth_core.data.layouts import TRAINING_HFOV_DEG
     from adu_depth_core.data.synthetic import StereoSynthesizer, SynthConfig, render_to_folder
 
     h, w = plan.size
     synths = {
         name: StereoSynthesizer(
-            SynthConfig(height=h, width=w, layout=name, hfov_deg=hfov, lidar=True), plan.device
+            SynthConfig(height=h, width=w, layout=name, hfov_deg=TRAINING_HFOV_DEG[name], lidar=True),
+            plan.device,
         )
-        for name, (_, hfov, _) in LAYOUTS.items()
+        for name in LAYOUTS
     }
-    targets = {name: max(2, round(plan.frames * share)) for name, (_, _, share) in LAYOUTS.items()}
-    counts = {name: _frames_in(plan.out / "cache" / name) if plan.resume else 0 for name in LAYOUTS}
+    targets = {name: max(2, round(plan.frames * share)) for name, (_, share) in LAYOUTS.items()}
+    counts = dict.fromkeys(LAYOUTS, 0)  # frames already on disk are kept (resume=True), not re-rendered
     chunk = 4 if plan.smoke else 64
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < budget_s and any(counts[n] < targets[n] for n in LAYOUTS):
-        for name, (seed0, _, _) in LAYOUTS.items():
+        for name, (seed0, _) in LAYOUTS.items():
             if counts[name] >= targets[name]:
                 continue
             n = min(counts[name] + chunk, targets[name])
@@ -77,16 +75,13 @@ def render_cache(plan: Plan, budget_s: float) -> dict:
                 plan.out / "cache" / name,
                 seed0,
                 n,
+                first=counts[name],
                 resume=True,
                 desc=name,
                 generator={"layout": name, "seed": seed0, "lidar": True},
             )
             counts[name] = n
     return {"frames": counts, "seconds": time.perf_counter() - t0}
-
-
-def _frames_in(folder: Path) -> int:
-    return len(list((folder / "left").glob("*.png"))) if (folder / "left").is_dir() else 0
 
 
 def train_stage(plan: Plan, config: Path, run_dir: Path, minutes: float, extra: list[str]) -> dict:
