@@ -21,12 +21,10 @@ from pathlib import Path
 
 import torch
 
-from adu_depth_core.data.layouts import TRAINING_HFOV_DEG
-from adu_depth_core.data.synthetic import SyntheticStereo
 from adu_depth_core.models import load_model
 from adu_depth_core.models.loading import bundled_or_path
 from adu_depth_core.runtime.cli_args import parse_hw
-from adu_depth_core.train.bundle import SELECT_SEED, SELECTION_SETS
+from adu_depth_core.train.bundle import SELECT_SEED, SELECTION_SETS, selection_samples
 from adu_depth_core.train.evaluate import EvalOptions, evaluate_model
 
 
@@ -35,17 +33,6 @@ def checkpoint(path: str) -> Path:
     if path == "teacher-default":
         return bundled_or_path("default", "teacher")
     return bundled_or_path(path, "student")
-
-
-def validation_samples(scale: float = 1.0) -> dict[str, list]:
-    """The validation frames of each set (``scale`` shrinks the counts for a quick look)."""
-    sets = {}
-    for layout, (n, offset) in SELECTION_SETS.items():
-        n = max(1, round(n * scale))
-        hfov = TRAINING_HFOV_DEG[layout]
-        reader = SyntheticStereo(n, (192, 640), seed=SELECT_SEED + offset, layout=layout, hfov_deg=hfov)
-        sets[layout] = [reader[i] for i in range(n)]
-    return sets
 
 
 def score(model, card, sets: dict[str, list], input_hw: tuple[int, int] | None = None) -> dict[str, float]:
@@ -75,19 +62,26 @@ def main(argv: list[str] | None = None) -> int:
         "--input-size", type=parse_hw, default=None, help="HxW for every model (default: each card's)"
     )
     p.add_argument("--scale", type=float, default=1.0, help="fraction of the validation frames (quick look)")
+    p.add_argument(
+        "--layouts",
+        nargs="+",
+        choices=list(SELECTION_SETS),
+        default=None,
+        help="score on these sets only, e.g. 'street' for a street specialist (default: all)",
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     candidates = dict(item.split("=", 1) for item in args.model)
-    sets = validation_samples(args.scale)
+    sets = selection_samples(args.scale, args.layouts)
     rows = []
     for name, path in candidates.items():
         model, card = load_model(checkpoint(path))
         hw = args.input_size or (card.input_height, card.input_width)
         row = {"model": name, "checkpoint": str(path), "arch": card.arch, "input": f"{hw[0]}x{hw[1]}"}
         rows.append({**row, **score(model, card, sets, hw)})
-    cols = [f"{s}_abs_rel" for s in SELECTION_SETS] + ["mean_abs_rel"]
+    cols = [f"{s}_abs_rel" for s in sets] + ["mean_abs_rel"]
     print("| model | input | " + " | ".join(cols) + " |\n|---|---|" + "---|" * len(cols))
     for r in rows:
         print(f"| {r['model']} | {r['input']} | " + " | ".join(f"{r[c]:.4f}" for c in cols) + " |")

@@ -38,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="stereo teacher (a checkpoint, or default): write pseudo-labels",
     )
+    parser.add_argument(
+        "--refine",
+        action="store_true",
+        help="refine the teacher's disparity by local matching at the images' resolution "
+        "(sharper labels on images wider than the teacher's input; about 1 s per 0.4 MP pair on 2 cores)",
+    )
     parser.add_argument("--device", default="cpu", help="device for the teacher (cpu, cuda, cuda:N)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -72,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
     )
     stats = DatasetStats()
     try:
-        teacher = TeacherLabeler(args.teacher, args.device) if args.teacher else None
+        if args.refine and not args.teacher:
+            return print_error(ValueError("--refine refines the teacher's labels; give --teacher as well"))
+        teacher = TeacherLabeler(args.teacher, args.device, refine=args.refine) if args.teacher else None
         bag_to_dataset(args.bag, args.out, cfg, teacher, progress=not args.quiet, stats=stats)
     except (*user_errors(), DataError) as exc:
         return print_error(exc)

@@ -41,6 +41,24 @@ def synthetic_samples(n: int, seed: int, hw: tuple[int, int] = EVAL_HW, random_c
     return [reader[i] for i in range(n)]
 
 
+def selection_samples(
+    scale: float = 1.0, layouts: list[str] | None = None, hw: tuple[int, int] = EVAL_HW
+) -> dict[str, list]:
+    """The selection frames of each layout in SELECTION_SETS (``layouts``: a subset; ``scale`` shrinks
+    the counts for a quick look), rendered at ``hw`` with the layout's training field of view."""
+    from adu_depth_core.data.layouts import TRAINING_HFOV_DEG
+    from adu_depth_core.data.synthetic import SyntheticStereo
+
+    sets = {}
+    for layout in layouts or list(SELECTION_SETS):
+        n, offset = SELECTION_SETS[layout]
+        n = max(1, round(n * scale))
+        hfov = TRAINING_HFOV_DEG[layout]
+        reader = SyntheticStereo(n, hw, seed=SELECT_SEED + offset, layout=layout, hfov_deg=hfov)
+        sets[layout] = [reader[i] for i in range(n)]
+    return sets
+
+
 def middlebury_samples() -> list:
     from adu_depth_core.data.middlebury import MiddleburyMotorcycle
 
