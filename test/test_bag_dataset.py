@@ -293,3 +293,30 @@ def test_teacher_labels_at_the_pairs_own_size_not_the_cards(tiny_teacher_ckpt):
     assert depth.shape == conf.shape == (96, 96)
     np.testing.assert_allclose(depth, ref["depth"][0, 0].numpy(), rtol=1e-4)
     np.testing.assert_allclose(conf, np.exp(-np.exp(ref["log_b"][0, 0].numpy())), rtol=1e-4, atol=1e-6)
+
+
+def test_refined_labels_follow_the_refined_disparity(stereo_bag, tmp_path, tiny_teacher_ckpt, capsys):
+    """--refine writes fx * B / (the teacher's disparity refined against the written pair), in the
+    teacher's depth range; it needs --teacher."""
+    from adu_depth_core.models import load_model
+    from adu_depth_core.stereo import RefineConfig, teacher_disparity
+
+    args = ["bag-to-dataset", "--bag", str(stereo_bag), "--left", LEFT, "--right", RIGHT, "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "none"), "--refine"]) == 2
+    assert "give --teacher" in capsys.readouterr().err
+    out = tmp_path / "ds"
+    rc = main(
+        [*args, "--out", str(out), "--teacher", str(tiny_teacher_ckpt), "--max-frames", "1", "--refine"]
+    )
+    assert rc == 0
+    teacher, _ = load_model(tiny_teacher_ckpt)
+    sample = FolderStereo(out, depth_dir="teacher_depth")[0]
+    fx, b = float(sample.K[0, 0]), sample.baseline_m
+    plain = teacher_disparity(teacher, sample.left, sample.right, fx, b, sample.left.shape[:2])
+    refined = teacher_disparity(
+        teacher, sample.left, sample.right, fx, b, sample.left.shape[:2], refine=RefineConfig()
+    )
+    np.testing.assert_allclose(sample.depth_m, refined["depth"], rtol=1e-4)
+    assert not np.allclose(refined["disparity"], plain["disparity"], atol=0.05)  # the search moved it
+    inside = (refined["depth"] > teacher.min_depth) & (refined["depth"] < teacher.max_depth)
+    np.testing.assert_allclose((fx * b / refined["disparity"])[inside], refined["depth"][inside], rtol=1e-4)
