@@ -13,7 +13,8 @@ keeps the teacher's answer as a prior and searches a few image pixels around it 
   the base and ``side_cost`` for taking an edge candidate over the teacher's own;
 - the lowest cost wins; a parabola through its neighbours gives the sub-pixel disparity.
 
-Flat, textureless patches keep the teacher's value; pixels whose match leaves the right image keep it too.
+Flat, textureless patches keep the teacher's value; so do pixels whose match, by the teacher, falls left of
+the right image (nothing to match there).
 Defaults were chosen on synthetic pairs only (benchmarks/select_stereo_refine.py).
 """
 
@@ -28,7 +29,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class RefineConfig:
-    radius_net_px: float = 6.0  # search half-width around each base, in network pixels
+    radius_net_px: float = 8.0  # search half-width around each base, in network pixels
     window: int = 11  # ZNCC patch side (odd), image pixels
     texture_grey: float = 4.0  # patch std (grey levels) at which matching gets half weight
     prior_weight: float = 0.1  # cost of a step of one full radius from the base
@@ -97,7 +98,9 @@ def refine_disparity(
         d = _search(matcher, d, radius, scale if edges else 0.0, cfg)
     if cfg.median:
         d = cv2.medianBlur(d, cfg.median)
-    return np.where(np.isfinite(prior_px), np.maximum(d, 0.0), np.nan).astype(np.float32)
+    unseen = matcher.xs < np.nan_to_num(prior_px, nan=0.0)  # the prior's match is left of the right image
+    d = np.where(unseen, prior_px, np.maximum(d, 0.0))
+    return np.where(np.isfinite(prior_px), d, np.nan).astype(np.float32)
 
 
 def _search(matcher: _Matcher, prior: np.ndarray, radius: float, edge_scale: float, cfg: RefineConfig):

@@ -1,6 +1,7 @@
 """Choose the teacher's full-resolution refinement settings on synthetic stereo pairs only.
 
-    python benchmarks/select_stereo_refine.py --json docs/results/camera/select_stereo_refine.json
+    python benchmarks/select_stereo_refine.py --json docs/results/camera/select_stereo_refine.json \\
+        --figure docs/results/camera/stereo_refine.jpg
 
 Renders the selection scenes (streets, rooms, workshops; seeds 20,000,000+) at ``--size`` (default
 224x736: the teacher at 320 px then sees 2.3 image pixels per network pixel, as on a 741-px-wide pair),
@@ -30,6 +31,7 @@ from adu_depth_core.data.augment import AugmentConfig, camera_effects
 from adu_depth_core.models import load_model
 from adu_depth_core.models.loading import bundled_or_path
 from adu_depth_core.runtime.cli_args import parse_hw
+from adu_depth_core.runtime.colormap import colorize
 from adu_depth_core.stereo import disparity_metrics, network_size, sgbm_disparity, teacher_disparity
 from adu_depth_core.stereo_refine import RefineConfig, refine_disparity
 from adu_depth_core.train.bundle import SELECT_SEED, selection_samples
@@ -38,7 +40,7 @@ EFFECTS = AugmentConfig(
     exposure_ev=0.3, white_balance=0.05, vignette=0.3, blur_sigma_px=0.8, noise_std=3.0, jpeg_quality_min=80
 )
 GRID = {
-    "radius_net_px": (3.0, 4.0, 8.0),
+    "radius_net_px": (4.0, 6.0, 10.0, 12.0),
     "window": (7, 9, 15),
     "texture_grey": (2.0, 8.0),
     "prior_weight": (0.0, 0.3),
@@ -63,13 +65,42 @@ def pairs(scale: float, hw: tuple[int, int], max_disparity_px: float) -> list[di
     ``max_disparity_px``), with the fraction of valid pixels left out as too close."""
     rng = np.random.default_rng(0)
     out = []
-    for samples in selection_samples(scale, hw=hw).values():
+    for layout, samples in selection_samples(scale, hw=hw).items():
         for s in samples:
             s = camera_effects(s, EFFECTS, rng)
             gt = np.where(s.valid, s.K[0, 0] * s.baseline_m / np.maximum(s.depth_m, 1e-6), np.nan)
             near = gt > max_disparity_px
-            out.append({"sample": s, "gt": np.where(near, np.nan, gt), "near": near.sum() / s.valid.sum()})
+            gt = np.where(near, np.nan, gt)
+            out.append({"layout": layout, "sample": s, "gt": gt, "near": near.sum() / s.valid.sum()})
     return out
+
+
+def _label(rgb: np.ndarray, text: str) -> np.ndarray:
+    out = rgb.copy()
+    cv2.putText(out, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(out, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+def figure(examples: list[tuple[dict, dict[str, np.ndarray]]]) -> np.ndarray:
+    """Per example two rows: left image, true disparity, teacher, refined, SGBM; then where each
+    method is more than 3 px off (red; holes grey) over the left image, dimmed."""
+    rows = []
+    for item, preds in examples:
+        s, gt = item["sample"], item["gt"]
+        lo, hi = float(np.nanpercentile(gt, 1)), float(np.nanpercentile(gt, 99))
+        top = [_label(s.left, item["layout"]), _label(colorize(gt, lo, hi), "true disparity")]
+        bottom = [np.zeros_like(s.left), np.zeros_like(s.left)]
+        for name in ("teacher", "defaults", "SGBM"):
+            d = preds[name]
+            top.append(_label(colorize(d, lo, hi), "refined" if name == "defaults" else name))
+            err = (s.left * 0.4).astype(np.uint8)
+            err[np.isfinite(gt) & ~(np.abs(d - gt) <= 3)] = (230, 40, 40)
+            err[np.isfinite(gt) & ~np.isfinite(d)] = (150, 150, 150)
+            share = float(np.mean(~(np.abs(d - gt) <= 3)[np.isfinite(gt)]))
+            bottom.append(_label(err, f"bad-3 {share:.3f}"))
+        rows += [np.hstack(top), np.hstack(bottom)]
+    return np.vstack(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tolerance", type=float, default=0.002, help="bad-3 margin traded for speed")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path)
+    p.add_argument(
+        "--figure",
+        type=Path,
+        help="image (.jpg, .png): the first pair of each layout, disparities and errors",
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
@@ -90,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     near = float(np.mean([item["near"] for item in data]))
     configs = settings()
     scores: dict[str, list[dict]] = {name: [] for name in ["teacher", "SGBM", *configs]}
+    examples = {}
     for item in tqdm(data, desc="pairs"):
         s, gt = item["sample"], item["gt"]
         prior = teacher_disparity(
@@ -103,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds[name] = time.perf_counter() - start
         for name, d in preds.items():
             scores[name].append({**disparity_metrics(d, gt), "seconds": seconds[name]})
+        examples.setdefault(item["layout"], (item, preds))
     rows = [{"method": n, **{k: float(np.mean([r[k] for r in v])) for k in v[0]}} for n, v in scores.items()]
     print(
         f"{len(data)} pairs at {args.size[0]}x{args.size[1]}, {ratio:.2f} image px per teacher px; "
@@ -120,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"selected: {best['method']} (the fastest within {args.tolerance} of the lowest mean bad-3, {lowest:.4f})"
     )
+    if args.figure:
+        args.figure.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(args.figure), cv2.cvtColor(figure(list(examples.values())), cv2.COLOR_RGB2BGR))
     if args.json:
         payload = {
             "selection_seed": SELECT_SEED,
