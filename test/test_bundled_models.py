@@ -34,12 +34,13 @@ def test_shipped_model_is_small_fp16_with_a_complete_card_and_note(arch):
     assert "Real frames are evaluation only" in note
 
 
-def test_shipped_student_is_camera_aware_and_the_teacher_was_scored_against_sgbm():
+def test_shipped_student_is_camera_aware_and_the_teacher_was_scored_against_sgbm_with_and_without_refinement():
     student = load_checkpoint(DEFAULT_STUDENT)["card"]
     assert student["canonical_focal_px"] and student["input_height"] % 32 == 0
     teacher = load_checkpoint(DEFAULT_TEACHER)["card"]["metrics"]
-    assert {"cones.bad3", "motorcycle.bad3"} <= set(teacher)
-    assert "SGBM" in DEFAULT_TEACHER.with_suffix(".md").read_text()
+    assert {"cones.bad3", "motorcycle.bad3", "cones.refine.bad3", "motorcycle.refine.bad3"} <= set(teacher)
+    note = DEFAULT_TEACHER.with_suffix(".md").read_text()
+    assert "SGBM" in note and "teacher + refine" in note
 
 
 @pytest.fixture(scope="module")

@@ -193,10 +193,15 @@ def bundle_teacher(teacher: Path, out: Path, n: int, real: Path | None, how: lis
     card.metrics = {}
     _metrics_into(card, "", rows[0][1])
     stereo = compare_with_sgbm(model, real_pairs(real), card.input_width)
+    prefix = {"teacher": "", "teacher + refine": "refine."}
     for row in stereo:
-        if row["method"] == "teacher":
+        if row["method"] in prefix:
             card.metrics.update(
-                {f"{row['pair'].lower()}.{k}": v for k, v in row.items() if k not in ("pair", "method")}
+                {
+                    f"{row['pair'].lower()}.{prefix[row['method']]}{k}": v
+                    for k, v in row.items()
+                    if k not in ("pair", "method")
+                }
             )
     card.train_config = load_checkpoint(teacher).get("config", card.train_config)
     card.notes = f"bundled stereo teacher (adu-depth), for labelling stereo recordings; see {out.with_suffix('.md').name}"
@@ -207,6 +212,9 @@ def bundle_teacher(teacher: Path, out: Path, n: int, real: Path | None, how: lis
         "- call: `teacher(left, right, fx * baseline_m)`; disparity from the cost volume, depth = fx * B / d",
         f"- run it at about its training width ({card.input_width} px, aspect ratio kept; the labeller and the "
         "evaluation do): on held-out synthetic scenes it is about 3x less accurate at twice that width",
+        "- refinement (optional, `bag-to-dataset --refine`, the 'teacher + refine' rows below): a local matching "
+        "search at the image's resolution around the upsampled disparity (adu_depth_core/stereo_refine.py; "
+        "settings chosen on synthetic pairs only)",
         "",
         "## How it was trained",
         "",
