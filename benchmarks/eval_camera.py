@@ -12,7 +12,8 @@ Sections (each printed as a table):
 - motorcycle: Middlebury 2014 Motorcycle (f = 995 px), metric and median-scaled, at the card's input size
   and at an aspect-preserving input of about the same pixel count.
 - cones: Middlebury 2003 Cones (no calibration): the student's scale-invariant log error against 1/disparity.
-- stereo: teacher vs SGBM on Cones (disparity EPE, bad-3 px over all ground-truth pixels, holes bad) and on
+- stereo: the teacher, the teacher refined at the image resolution (adu_depth_core/stereo_refine.py) and SGBM on
+  Cones (disparity EPE, bad-3 px over all ground-truth pixels, holes bad) and on
   Motorcycle (bad-3 px and depth AbsRel).
 The real frames are for evaluation only (never training or tuning); the folder is skipped when absent.
 """
