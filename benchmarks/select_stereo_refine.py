@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=parse_hw, default=(224, 736), help="HxW of the rendered pairs")
     p.add_argument("--teacher-width", type=int, default=320, help="the teacher's input width")
     p.add_argument("--scale", type=float, default=0.5, help="fraction of the selection frames")
+    p.add_argument("--no-grid", action="store_true", help="score the defaults only (a check at another size)")
     p.add_argument("--tolerance", type=float, default=0.002, help="bad-3 margin traded for speed")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path)
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = args.size[1] / network_size(args.size, max_width=args.teacher_width)[1]
     data = pairs(args.scale, args.size, model.max_disparity_frac * args.size[1])
     near = float(np.mean([item["near"] for item in data]))
-    configs = settings()
+    configs = {"defaults": RefineConfig()} if args.no_grid else settings()
     scores: dict[str, list[dict]] = {name: [] for name in ["teacher", "SGBM", *configs]}
     examples = {}
     for item in tqdm(data, desc="pairs"):
