@@ -156,9 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     refined = [r for r in rows if r["method"] in configs]
     lowest = min(r["bad3"] for r in refined)
     best = min((r for r in refined if r["bad3"] <= lowest + args.tolerance), key=lambda r: r["seconds"])
-    print(
-        f"selected: {best['method']} (the fastest within {args.tolerance} of the lowest mean bad-3, {lowest:.4f})"
-    )
+    if not args.no_grid:
+        print(
+            f"selected: {best['method']} (the fastest within {args.tolerance} of the lowest bad-3, {lowest:.4f})"
+        )
     if args.figure:
         args.figure.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(args.figure), cv2.cvtColor(figure(list(examples.values())), cv2.COLOR_RGB2BGR))
