@@ -65,7 +65,8 @@ class _Matcher:
         return cv2.boxFilter(x, -1, self.k, borderType=cv2.BORDER_REFLECT)
 
     def cost(self, disparity: np.ndarray) -> np.ndarray:
-        """Texture-weighted (1 - ZNCC) in [0, 2]; 1 where the match falls outside the right image."""
+        """Texture-weighted (1 - ZNCC) in [0, 2]; 1 for a negative disparity or a match outside the right
+        image."""
         map_x = self.xs - disparity
         warped = cv2.remap(self.right, map_x, self.ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         mean_w = self._box(warped)
@@ -73,7 +74,7 @@ class _Matcher:
         cov = self._box(self.left * warped) - self.mean_l * mean_w
         zncc = cov / np.sqrt(self.var_l * var_w + 1e-3)
         cost = self.weight * (1.0 - zncc)
-        return np.where(map_x >= 0, cost, 1.0).astype(np.float32)
+        return np.where((map_x >= 0) & (disparity >= 0), cost, 1.0).astype(np.float32)
 
 
 def refine_disparity(
@@ -103,7 +104,9 @@ def refine_disparity(
     return np.where(np.isfinite(prior_px), d, np.nan).astype(np.float32)
 
 
-def _search(matcher: _Matcher, prior: np.ndarray, radius: float, edge_scale: float, cfg: RefineConfig):
+def _search(
+    matcher: _Matcher, prior: np.ndarray, radius: float, edge_scale: float, cfg: RefineConfig
+) -> np.ndarray:
     """One winner-take-all search around ``prior`` (and, when ``edge_scale`` > 0, its local max and min
     over a (2 ceil(edge_scale) + 1)^2 neighbourhood), with sub-pixel parabola fitting."""
     steps = np.arange(-math.ceil(radius), math.ceil(radius) + 1, dtype=np.float32)

@@ -9,7 +9,8 @@ three validation sets rendered from seeds 20,000,000+ (the
 selection seeds every bundled default is chosen on, disjoint from training, from the cards' report set and
 from the tests): streets (horizontal FOV 40-100 deg), furnished rooms (50-100 deg) and close-range
 workshops (40-100 deg), exact metric depth, the true fx. The winner is the lowest AbsRel averaged over
-all validation frames. Real frames are never used here.
+all validation frames (``--layouts street`` scores one kind of scene only, for a specialist). Real
+frames are never used here.
 """
 
 from __future__ import annotations

@@ -60,6 +60,13 @@ def settings() -> dict[str, RefineConfig]:
     return out
 
 
+def teacher_range_px(model, width: int, ratio: float) -> float:
+    """The largest disparity the teacher can output, in image pixels (its cost volume's range)."""
+    if model.max_disparity is not None:
+        return model.max_disparity * ratio  # pixels of the network input
+    return model.max_disparity_frac * width
+
+
 def pairs(scale: float, hw: tuple[int, int], max_disparity_px: float) -> list[dict]:
     """Selection pairs with camera effects and their true disparity (NaN where unknown or beyond
     ``max_disparity_px``), with the fraction of valid pixels left out as too close."""
@@ -123,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     cv2.setNumThreads(args.threads)
     model, _ = load_model(bundled_or_path(args.teacher, "teacher"))
     ratio = args.size[1] / network_size(args.size, max_width=args.teacher_width)[1]
-    data = pairs(args.scale, args.size, model.max_disparity_frac * args.size[1])
+    data = pairs(args.scale, args.size, teacher_range_px(model, args.size[1], ratio))
     near = float(np.mean([item["near"] for item in data]))
     configs = {"defaults": RefineConfig()} if args.no_grid else settings()
     scores: dict[str, list[dict]] = {name: [] for name in ["teacher", "SGBM", *configs]}
