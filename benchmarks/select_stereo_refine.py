@@ -169,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.figure:
         args.figure.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(args.figure), cv2.cvtColor(figure(list(examples.values())), cv2.COLOR_RGB2BGR))
+        quality = [cv2.IMWRITE_JPEG_QUALITY, 85] if args.figure.suffix.lower() in (".jpg", ".jpeg") else []
+        cv2.imwrite(
+            str(args.figure), cv2.cvtColor(figure(list(examples.values())), cv2.COLOR_RGB2BGR), quality
+        )
     if args.json:
         payload = {
             "selection_seed": SELECT_SEED,
