@@ -9,6 +9,8 @@ Sections (each printed as a table):
   at each --sizes, the student run at that input size with the true fx; metric AbsRel / delta1.
 - kitti: the KITTI object frames of --real (LiDAR ground truth, true fx from P2), metric, 80 m cap,
   at the card's input size (what the runtime and node do).
+- kitti_frames: the same per frame, with the student's median sigma / depth and the share of LiDAR pixels
+  the node's point-cloud filter keeps (sigma / depth <= 0.25, its default).
 - motorcycle: Middlebury 2014 Motorcycle (f = 995 px), metric and median-scaled, at the card's input size
   and at an aspect-preserving input of about the same pixel count.
 - cones: Middlebury 2003 Cones (no calibration): the student's scale-invariant log error against 1/disparity.
@@ -31,9 +33,10 @@ from real_frames import REAL_DIR
 
 from adu_depth_core.data.middlebury import MiddleburyCones, MiddleburyMotorcycle
 from adu_depth_core.data.synthetic import SyntheticStereo
-from adu_depth_core.metrics import depth_metrics
+from adu_depth_core.metrics import depth_metrics, valid_pixels
 from adu_depth_core.models import load_model
 from adu_depth_core.models.loading import bundled_or_path
+from adu_depth_core.recipe.outputs import RecipeConfig
 from adu_depth_core.runtime.cli_args import parse_hw
 from adu_depth_core.stereo import aspect_input_size, compare_with_sgbm, real_pairs
 from adu_depth_core.train.evaluate import EvalOptions, evaluate_model, predict
@@ -65,6 +68,35 @@ def kitti_rows(students: dict, real: Path) -> list[dict]:
         for crop in (None, "garg"):
             res = evaluate_model(model, card, samples, EvalOptions(crop=crop, figures=0), progress=False)
             rows.append({"section": "kitti", "model": name, "crop": crop or "none", **res.mean})
+    return rows
+
+
+def kitti_frame_rows(students: dict, real: Path) -> list[dict]:
+    """Per KITTI frame, at the card's input size: metric AbsRel, the median relative uncertainty
+    sigma / depth the student reports on the LiDAR pixels, and the share of those pixels that the node's
+    point-cloud filter keeps (sigma / depth <= max_relative_sigma, default 0.25), with their AbsRel."""
+    from adu_depth_core.data.kitti_object import KittiObject
+
+    limit = RecipeConfig().max_relative_sigma
+    rows = []
+    for name, (model, card) in students.items():
+        for s in KittiObject(real / "kitti_object"):
+            hw = (card.input_height, card.input_width)
+            pred, sigma = predict(model, card, s.left, s.right, hw, s.K, s.baseline_m)
+            p, g, mask = valid_pixels(pred, np.where(s.valid, s.depth_m, np.nan), max_depth=80.0)
+            rel, err = sigma[mask] / p, np.abs(p - g) / g
+            kept = rel <= limit
+            rows.append(
+                {
+                    "section": "kitti_frames",
+                    "model": name,
+                    "frame": Path(s.source_id).stem,
+                    "abs_rel": float(err.mean()),
+                    "rel_sigma_median": float(np.median(rel)),
+                    "points_kept": float(kept.mean()),
+                    "abs_rel_kept": float(err[kept].mean()) if kept.any() else float("nan"),
+                }
+            )
     return rows
 
 
@@ -112,6 +144,7 @@ def stereo_rows(teacher, real: Path | None) -> list[dict]:
 COLUMNS = {
     "synthetic": ("model", "size", "abs_rel", "rmse", "a1", "silog"),
     "kitti": ("model", "crop", "abs_rel", "rmse", "a1", "silog"),
+    "kitti_frames": ("model", "frame", "abs_rel", "rel_sigma_median", "points_kept", "abs_rel_kept"),
     "motorcycle": ("model", "input", "scaling", "abs_rel", "rmse", "a1"),
     "cones": ("model", "input", "silog", "abs_rel", "a1"),
     "stereo": ("pair", "method", "epe_px", "bad1", "bad3", "density", "bad3_nonocc", "abs_rel"),
@@ -160,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         rows += synthetic_rows(students, args.sizes, args.n)
         rows += motorcycle_rows(students)
         if real is not None:
-            rows += kitti_rows(students, real) + cones_rows(students, real)
+            rows += kitti_rows(students, real) + kitti_frame_rows(students, real) + cones_rows(students, real)
     if args.teacher:
         rows += stereo_rows(load(args.teacher, "teacher"), real)
     text = markdown(rows)
