@@ -9,8 +9,9 @@ Sections (each printed as a table):
   at each --sizes, the student run at that input size with the true fx; metric AbsRel / delta1.
 - kitti: the KITTI object frames of --real (LiDAR ground truth, true fx from P2), metric, 80 m cap,
   at the card's input size (what the runtime and node do).
-- kitti_frames: the same per frame, with the student's median sigma / depth and the share of LiDAR pixels
-  the node's point-cloud filter keeps (sigma / depth <= 0.25, its default).
+- point_filter: per KITTI frame, and averaged over held-out synthetic streets, the student's AbsRel, its
+  median sigma / depth and the share of ground-truth pixels the node's point-cloud filter keeps
+  (sigma / depth <= 0.25, its default).
 - motorcycle: Middlebury 2014 Motorcycle (f = 995 px), metric and median-scaled, at the card's input size
   and at an aspect-preserving input of about the same pixel count.
 - cones: Middlebury 2003 Cones (no calibration): the student's scale-invariant log error against 1/disparity.
@@ -71,32 +72,39 @@ def kitti_rows(students: dict, real: Path) -> list[dict]:
     return rows
 
 
-def kitti_frame_rows(students: dict, real: Path) -> list[dict]:
-    """Per KITTI frame, at the card's input size: metric AbsRel, the median relative uncertainty
-    sigma / depth the student reports on the LiDAR pixels, and the share of those pixels that the node's
-    point-cloud filter keeps (sigma / depth <= max_relative_sigma, default 0.25), with their AbsRel."""
+def _filter_stats(model, card, s) -> dict[str, float]:
+    """One frame at the card's input size: metric AbsRel, the median relative uncertainty sigma / depth on
+    its ground-truth pixels, and the share of them the node's point-cloud filter keeps (sigma / depth <=
+    max_relative_sigma, default 0.25), with their AbsRel."""
+    pred, sigma = predict(model, card, s.left, None, (card.input_height, card.input_width), s.K)
+    p, g, mask = valid_pixels(pred, np.where(s.valid, s.depth_m, np.nan), max_depth=80.0)
+    rel, err = sigma[mask] / p, np.abs(p - g) / g
+    kept = rel <= RecipeConfig().max_relative_sigma
+    return {
+        "abs_rel": float(err.mean()),
+        "rel_sigma_median": float(np.median(rel)),
+        "points_kept": float(kept.mean()),
+        "abs_rel_kept": float(err[kept].mean()) if kept.any() else float("nan"),
+    }
+
+
+def point_filter_rows(students: dict, real: Path | None, n: int) -> list[dict]:
+    """_filter_stats per KITTI frame, and averaged over n held-out synthetic streets (192x640) for scale."""
     from adu_depth_core.data.kitti_object import KittiObject
 
-    limit = RecipeConfig().max_relative_sigma
+    reader = SyntheticStereo(n, (192, 640), seed=HELD_OUT_SEED, hfov_deg=(40.0, 100.0))
+    synthetic = [reader[i] for i in range(n)]
+    kitti = list(KittiObject(real / "kitti_object")) if real is not None else []
     rows = []
     for name, (model, card) in students.items():
-        for s in KittiObject(real / "kitti_object"):
-            hw = (card.input_height, card.input_width)
-            pred, sigma = predict(model, card, s.left, s.right, hw, s.K, s.baseline_m)
-            p, g, mask = valid_pixels(pred, np.where(s.valid, s.depth_m, np.nan), max_depth=80.0)
-            rel, err = sigma[mask] / p, np.abs(p - g) / g
-            kept = rel <= limit
+        for s in kitti:
             rows.append(
-                {
-                    "section": "kitti_frames",
-                    "model": name,
-                    "frame": Path(s.source_id).stem,
-                    "abs_rel": float(err.mean()),
-                    "rel_sigma_median": float(np.median(rel)),
-                    "points_kept": float(kept.mean()),
-                    "abs_rel_kept": float(err[kept].mean()) if kept.any() else float("nan"),
-                }
+                {"section": "point_filter", "model": name, "frames": f"KITTI {Path(s.source_id).stem}"}
             )
+            rows[-1].update(_filter_stats(model, card, s))
+        stats = [_filter_stats(model, card, s) for s in synthetic]
+        rows.append({"section": "point_filter", "model": name, "frames": f"synthetic streets ({n}, mean)"})
+        rows[-1].update({k: float(np.nanmean([st[k] for st in stats])) for k in stats[0]})
     return rows
 
 
@@ -144,7 +152,7 @@ def stereo_rows(teacher, real: Path | None) -> list[dict]:
 COLUMNS = {
     "synthetic": ("model", "size", "abs_rel", "rmse", "a1", "silog"),
     "kitti": ("model", "crop", "abs_rel", "rmse", "a1", "silog"),
-    "kitti_frames": ("model", "frame", "abs_rel", "rel_sigma_median", "points_kept", "abs_rel_kept"),
+    "point_filter": ("model", "frames", "abs_rel", "rel_sigma_median", "points_kept", "abs_rel_kept"),
     "motorcycle": ("model", "input", "scaling", "abs_rel", "rmse", "a1"),
     "cones": ("model", "input", "silog", "abs_rel", "a1"),
     "stereo": ("pair", "method", "epe_px", "bad1", "bad3", "density", "bad3_nonocc", "abs_rel"),
@@ -193,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += synthetic_rows(students, args.sizes, args.n)
         rows += motorcycle_rows(students)
         if real is not None:
-            rows += kitti_rows(students, real) + kitti_frame_rows(students, real) + cones_rows(students, real)
+            rows += kitti_rows(students, real) + cones_rows(students, real)
+        rows += point_filter_rows(students, real, args.n)
     if args.teacher:
         rows += stereo_rows(load(args.teacher, "teacher"), real)
     text = markdown(rows)
