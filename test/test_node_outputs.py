@@ -150,6 +150,24 @@ def test_points_are_the_backprojection_of_the_published_depth(node, rgb):
     np.testing.assert_array_equal(bits, (sampled[..., 0] << 16) | (sampled[..., 1] << 8) | sampled[..., 2])
 
 
+def test_diagnostics_summarise_the_published_uncertainty(node, rgb):
+    """relative_sigma_median and relative_sigma_kept in /diagnostics are those of the published depth and
+    sigma (every 4th row and column), against the node's max_relative_sigma (0.25)."""
+    from adu_depth_core.recipe.kernels import uncertainty_summary
+    from adu_depth_ros.conversions import image_to_numpy
+    from adu_depth_ros.testing import status_value
+
+    _, probe = node
+    got = probe.request(rgb, _info(), ["depth", "depth/uncertainty"])
+    since = len(probe.statuses("/cam/depth_node"))  # reports made after this frame
+    want = uncertainty_summary(image_to_numpy(got["depth"]), image_to_numpy(got["depth/uncertainty"]), 0.25)
+    st = probe.wait_status(
+        "/cam/depth_node", lambda s: status_value(s, "relative_sigma_kept") is not None, since
+    )
+    assert {k: status_value(st, k) for k in want} == want
+    assert float(want["relative_sigma_median"]) > 0.0 and 0.0 <= float(want["relative_sigma_kept"]) <= 1.0
+
+
 @pytest.fixture(scope="module")
 def net_node(ctx, tiny_student_ckpt):
     from adu_depth_ros.testing import running_node

@@ -68,6 +68,18 @@ def test_lut_colour_equals_colorize_depth(fixed):
     assert np.all(got[invalid] == 0)
 
 
+def test_uncertainty_summary_is_the_median_and_kept_share_of_sigma_over_depth():
+    depth = np.full((8, 8), 10.0, np.float32)
+    sigma = np.full((8, 8), 1.0, np.float32)
+    sigma[0, 0], sigma[0, 4], sigma[4, 0] = 4.0, 5.0, 2.0  # sampled pixels: (0,0) (0,4) (4,0) (4,4)
+    depth[4, 4] = np.nan  # not valid: left out
+    got = kernels.uncertainty_summary(depth, sigma, 0.25)
+    assert got == {"relative_sigma_median": "0.400", "relative_sigma_kept": "0.333"}  # 0.2, 0.4, 0.5
+    assert set(kernels.uncertainty_summary(depth, sigma, 0.0)) == {"relative_sigma_median"}  # filter off
+    empty = kernels.uncertainty_summary(np.full((8, 8), np.nan, np.float32), sigma, 0.25)
+    assert empty == {"relative_sigma_median": "none", "relative_sigma_kept": "none"}
+
+
 def test_only_wanted_outputs_and_camera_checks(tiny_student_ckpt):
     from adu_depth_core.runtime import DepthEstimator
 
@@ -80,6 +92,8 @@ def test_only_wanted_outputs_and_camera_checks(tiny_student_ckpt):
     assert set(out.arrays) == {"depth"} and out.camera is None and "points" not in out.timings_ms
     out = recipe.run(rgb, cam, RecipeConfig(output_resolution="network"), set(OUTPUTS))
     assert set(out.arrays) == {"depth", "uncertainty", "color", "points"}
+    summary = kernels.uncertainty_summary(out.arrays["depth"], out.arrays["uncertainty"], 0.25)
+    assert {k: out.notes[k] for k in summary} == summary and float(summary["relative_sigma_median"]) > 0
     assert out.arrays["depth"].shape == est.network_hw == (out.camera.height, out.camera.width)
     assert out.camera.K[0, 0] == pytest.approx(60.0 * est.network_hw[1] / 100)
     wrong = Intrinsics(50, 24, K, np.hstack([K, np.zeros((3, 1))]))

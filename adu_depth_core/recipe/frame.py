@@ -45,7 +45,7 @@ class FrameArrays:
     camera: Intrinsics | None = None  # the depth image's camera (camera_info output), None without one
     timings_ms: dict[str, float] = field(default_factory=dict)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (category, message)
-    notes: dict[str, str] = field(default_factory=dict)  # fx_px / fx_source, for diagnostics
+    notes: dict[str, str] = field(default_factory=dict)  # fx_px / fx_source, sigma summary, for diagnostics
     scale: ScaleState | None = None
 
 
@@ -123,6 +123,7 @@ class FrameRecipe:
             self.buf, pred.depth_m, pred.sigma_m, cfg.min_depth_m, cfg.max_depth_m, scale
         )
         self._images(out, depth, sigma, invalid, cfg, wanted)
+        out.notes.update(kernels.uncertainty_summary(depth, sigma, cfg.max_relative_sigma))
         t3 = time.perf_counter()
         out.timings_ms["images"] = 1e3 * (t3 - t2)
         if "points" in wanted and out.camera is not None:

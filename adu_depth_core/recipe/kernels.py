@@ -82,6 +82,26 @@ def colorize_into(
     return out
 
 
+UNCERTAINTY_STRIDE = 4  # every 4th row and column: the summary costs well under a millisecond
+
+
+def uncertainty_summary(depth: np.ndarray, sigma: np.ndarray, max_relative_sigma: float) -> dict[str, str]:
+    """Diagnostics of one frame's uncertainty over its valid pixels (every UNCERTAINTY_STRIDE-th row and
+    column): the median sigma / depth, and the share at or below ``max_relative_sigma`` (what the point
+    cloud's relative filter keeps; left out when that filter is off); "none" without a valid pixel."""
+    d = depth[::UNCERTAINTY_STRIDE, ::UNCERTAINTY_STRIDE]
+    s = sigma[::UNCERTAINTY_STRIDE, ::UNCERTAINTY_STRIDE]
+    with np.errstate(invalid="ignore"):
+        ok = (d > 0) & np.isfinite(s)
+    rel = s[ok] / d[ok]
+    out = {"relative_sigma_median": f"{float(np.median(rel)):.3f}" if rel.size else "none"}
+    if max_relative_sigma > 0:
+        out["relative_sigma_kept"] = (
+            f"{float(np.mean(rel <= max_relative_sigma)):.3f}" if rel.size else "none"
+        )
+    return out
+
+
 class RayGrid:
     """Per-column (u - cx) / fx and per-row (v - cy) / fy of the sampled pixels, cached per K, size and stride."""
 
