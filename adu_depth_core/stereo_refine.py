@@ -36,13 +36,16 @@ class RefineConfig:
     side_cost: float = 0.0  # extra cost of the foreground / background candidates (0 = equal)
     edge_bases: bool = True  # search around the local max and min of the prior as well
     passes: int = 1  # repeat the search around the previous answer (edges from the first pass only)
+    step_net_px: float = (
+        0.0  # > 0: candidates every round(step * scale) image px, then a 1-px pass around the winner
+    )
     median: int = 5  # median filter side on the result (0 = none; 3 or 5)
 
     def __post_init__(self) -> None:
         if self.radius_net_px <= 0 or self.window < 3 or self.window % 2 == 0:
             raise ValueError(f"need radius_net_px > 0 and an odd window >= 3, got {self}")
-        if self.passes < 1 or self.median not in (0, 3, 5):
-            raise ValueError(f"need passes >= 1 and median 0, 3 or 5, got {self}")
+        if self.passes < 1 or self.median not in (0, 3, 5) or self.step_net_px < 0:
+            raise ValueError(f"need passes >= 1, median 0, 3 or 5 and step_net_px >= 0, got {self}")
 
 
 def _grey(rgb: np.ndarray) -> np.ndarray:
@@ -94,9 +97,12 @@ def refine_disparity(
     d = np.nan_to_num(prior_px.astype(np.float32), nan=0.0)
     matcher = _Matcher(left, right, cfg)
     radius = cfg.radius_net_px * max(scale, 1.0)
+    step = max(1, round(cfg.step_net_px * scale)) if cfg.step_net_px > 0 else 1
     for n in range(cfg.passes):
         edges = cfg.edge_bases and n == 0
-        d = _search(matcher, d, radius, scale if edges else 0.0, cfg)
+        d = _search(matcher, d, radius, scale if edges else 0.0, cfg, step, radius)
+        if step > 1:  # the coarse winner, to the pixel
+            d = _search(matcher, d, float(step), 0.0, cfg, 1, radius)
     if cfg.median:
         d = cv2.medianBlur(d, cfg.median)
     unseen = matcher.xs < np.nan_to_num(prior_px, nan=0.0)  # the prior's match is left of the right image
@@ -105,11 +111,19 @@ def refine_disparity(
 
 
 def _search(
-    matcher: _Matcher, prior: np.ndarray, radius: float, edge_scale: float, cfg: RefineConfig
+    matcher: _Matcher,
+    prior: np.ndarray,
+    radius: float,
+    edge_scale: float,
+    cfg: RefineConfig,
+    step: int,
+    penalty_radius: float,
 ) -> np.ndarray:
-    """One winner-take-all search around ``prior`` (and, when ``edge_scale`` > 0, its local max and min
-    over a (2 ceil(edge_scale) + 1)^2 neighbourhood), with sub-pixel parabola fitting."""
-    steps = np.arange(-math.ceil(radius), math.ceil(radius) + 1, dtype=np.float32)
+    """One winner-take-all search of shifts up to ``radius`` in ``step``-px steps around ``prior`` (and,
+    when ``edge_scale`` > 0, its local max and min over a (2 ceil(edge_scale) + 1)^2 neighbourhood), with
+    sub-pixel parabola fitting; a shift costs prior_weight (shift / penalty_radius)^2."""
+    k = math.ceil(radius / step)
+    steps = np.arange(-k, k + 1, dtype=np.float32) * step
     bases = [(prior, 0.0)]
     if edge_scale > 0:
         kernel = np.ones((2 * math.ceil(max(edge_scale, 1.0)) + 1,) * 2, np.uint8)
@@ -118,7 +132,7 @@ def _search(
     best = prior.copy()
     for base, extra in bases:
         costs = np.stack(
-            [matcher.cost(base + s) + extra + cfg.prior_weight * (s / radius) ** 2 for s in steps]
+            [matcher.cost(base + s) + extra + cfg.prior_weight * (s / penalty_radius) ** 2 for s in steps]
         )
         i = np.argmin(costs, axis=0)
         c0 = np.take_along_axis(costs, i[None], 0)[0]
@@ -127,7 +141,7 @@ def _search(
         curv = lo + hi - 2.0 * c0
         interior = (i > 0) & (i < len(steps) - 1) & (curv > 1e-6)
         sub = np.where(interior, 0.5 * (lo - hi) / np.where(interior, curv, 1.0), 0.0)
-        d = base + steps[i] + np.clip(sub, -0.5, 0.5)
+        d = base + steps[i] + np.clip(sub, -0.5, 0.5) * step
         better = c0 < best_cost
         best_cost, best = np.where(better, c0, best_cost), np.where(better, d, best)
     return best.astype(np.float32)

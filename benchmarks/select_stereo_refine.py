@@ -48,6 +48,7 @@ GRID = {
     "edge_bases": (False,),
     "passes": (2,),
     "median": (0, 3),
+    "step_net_px": (0.5, 1.0),
 }
 
 

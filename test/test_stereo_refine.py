@@ -85,8 +85,26 @@ def test_the_foreground_and_background_candidates_fix_blended_edges(scene):
     assert bad[True] < 0.5 * bad[False]
 
 
+def test_a_coarse_search_then_a_fine_one_finds_what_the_full_search_finds(scene):
+    left, right, gt = scene
+    prior = _coarse(gt, 4, 2.5)
+    matchable = np.zeros_like(gt, bool)
+    matchable[12:, 30:] = True  # textured, in view of both cameras but for the strip the box hides
+    full = disparity_metrics(refine_disparity(left, right, prior, 4.0), gt, matchable)["bad1"]
+    coarse = refine_disparity(left, right, prior, 4.0, RefineConfig(step_net_px=0.5))  # 2-px steps
+    assert disparity_metrics(coarse, gt, matchable)["bad1"] < full + 0.01 and full < 0.1
+
+
 @pytest.mark.parametrize(
-    "kwargs", [{"window": 4}, {"window": 1}, {"radius_net_px": 0.0}, {"passes": 0}, {"median": 4}]
+    "kwargs",
+    [
+        {"window": 4},
+        {"window": 1},
+        {"radius_net_px": 0.0},
+        {"passes": 0},
+        {"median": 4},
+        {"step_net_px": -1.0},
+    ],
 )
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
