@@ -6,7 +6,7 @@ keeps the teacher's answer as a prior and searches a few image pixels around it 
 
 - candidates: the upsampled disparity, and its local maximum and minimum (the foreground and background
   sides of an edge that the upsampling blended), each +/- ``radius_net_px`` network pixels in image
-  pixel steps;
+  pixel steps (or, with ``step_net_px``, in coarser steps and then 1-px steps around the winner);
 - cost: 1 - ZNCC of a ``window`` x ``window`` grey patch between the left image and the right image
   warped by the candidate (robust to gain and offset between the cameras), weighted by the patch's
   texture (sigma^2 / (sigma^2 + texture_grey^2)), plus ``prior_weight`` (delta / radius)^2 for leaving
