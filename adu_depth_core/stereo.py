@@ -100,8 +100,8 @@ def teacher_disparity(
     It runs at ``input_hw``, by default the image size scaled down to ``max_width`` and rounded to
     multiples of 32. Give the teacher's training width: on held-out synthetic scenes it is about 3x less
     accurate at twice that width. With ``refine``, the upsampled disparity is refined by local matching at
-    the image's resolution (adu_depth_core.stereo_refine) and depth follows it; sigma and confidence stay
-    the network's.
+    the image's resolution (adu_depth_core.stereo_refine) and depth follows it; the network's own
+    disparity stays as "network_disparity", and sigma and confidence stay the network's.
     """
     import torch
 
@@ -121,6 +121,7 @@ def teacher_disparity(
     maps = {"disparity": disp, "depth": depth, "sigma": math.sqrt(2.0) * b * depth, "confidence": np.exp(-b)}
     maps = {k: resize_map(v, h, w) for k, v in maps.items()}
     if refine is not None:
+        maps["network_disparity"] = maps["disparity"]
         maps["disparity"] = refine_disparity(left, right, maps["disparity"], w / net_hw[1], refine)
         depth = float(fx_px) * float(baseline_m) / np.maximum(maps["disparity"], 1e-6)
         maps["depth"] = np.clip(depth, model.min_depth, model.max_depth).astype(np.float32)
@@ -194,11 +195,12 @@ def compare_with_sgbm(model, pairs: list[StereoPair], max_width: int | None) -> 
     resolution (default RefineConfig) and SGBM (search to 1.2x the largest true disparity) on each pair."""
     rows = []
     for p in pairs:
-        teacher = teacher_disparity(model, p.left, p.right, p.fx_px, p.baseline_m, max_width=max_width)
-        scale = p.left.shape[1] / network_size(p.left.shape[:2], max_width=max_width)[1]
+        teacher = teacher_disparity(
+            model, p.left, p.right, p.fx_px, p.baseline_m, max_width=max_width, refine=RefineConfig()
+        )
         preds = {
-            "teacher": teacher["disparity"],
-            "teacher + refine": refine_disparity(p.left, p.right, teacher["disparity"], scale),
+            "teacher": teacher["network_disparity"],
+            "teacher + refine": teacher["disparity"],
             "SGBM": sgbm_disparity(p.left, p.right, float(np.max(p.disparity)) * 1.2),
         }
         rows += [{"pair": p.name, "method": m, **score_disparity(d, p)} for m, d in preds.items()]

@@ -36,9 +36,8 @@ class RefineConfig:
     side_cost: float = 0.0  # extra cost of the foreground / background candidates (0 = equal)
     edge_bases: bool = True  # search around the local max and min of the prior as well
     passes: int = 1  # repeat the search around the previous answer (edges from the first pass only)
-    step_net_px: float = (
-        0.0  # > 0: candidates every round(step * scale) image px, then a 1-px pass around the winner
-    )
+    # > 0: candidates every round(step_net_px * scale) image px, then a 1-px pass around the winner
+    step_net_px: float = 0.0
     median: int = 5  # median filter side on the result (0 = none; 3 or 5)
 
     def __post_init__(self) -> None:
@@ -94,7 +93,8 @@ def refine_disparity(
     """
     if left.shape != right.shape or left.shape[:2] != prior_px.shape:
         raise ValueError(f"left {left.shape}, right {right.shape} and prior {prior_px.shape} must agree")
-    d = np.nan_to_num(prior_px.astype(np.float32), nan=0.0)
+    prior = np.nan_to_num(prior_px.astype(np.float32), nan=0.0)
+    d = prior
     matcher = _Matcher(left, right, cfg)
     radius = cfg.radius_net_px * max(scale, 1.0)
     step = max(1, round(cfg.step_net_px * scale)) if cfg.step_net_px > 0 else 1
@@ -105,7 +105,7 @@ def refine_disparity(
             d = _search(matcher, d, float(step), 0.0, cfg, 1, radius)
     if cfg.median:
         d = cv2.medianBlur(d, cfg.median)
-    unseen = matcher.xs < np.nan_to_num(prior_px, nan=0.0)  # the prior's match is left of the right image
+    unseen = matcher.xs < prior  # the prior's match is left of the right image
     d = np.where(unseen, prior_px, np.maximum(d, 0.0))
     return np.where(np.isfinite(prior_px), d, np.nan).astype(np.float32)
 

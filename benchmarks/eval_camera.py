@@ -24,6 +24,7 @@ The real frames are for evaluation only (never training or tuning); the folder i
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -49,11 +50,17 @@ def load(path: str, role: str = "student"):
     return load_model(bundled_or_path(path, role))
 
 
+@functools.cache
+def held_out_streets(n: int, size: tuple[int, int]) -> tuple:
+    """n held-out synthetic streets at size, a random camera each (rendered once per run)."""
+    reader = SyntheticStereo(n, size, seed=HELD_OUT_SEED, hfov_deg=(40.0, 100.0))
+    return tuple(reader[i] for i in range(n))
+
+
 def synthetic_rows(students: dict, sizes: list, n: int) -> list[dict]:
     rows = []
     for size in sizes:
-        reader = SyntheticStereo(n, size, seed=HELD_OUT_SEED, hfov_deg=(40.0, 100.0))
-        samples = [reader[i] for i in range(n)]
+        samples = list(held_out_streets(n, tuple(size)))
         for name, (model, card) in students.items():
             res = evaluate_model(model, card, samples, EvalOptions(input_hw=size, figures=0), progress=False)
             rows.append({"section": "synthetic", "model": name, "size": f"{size[0]}x{size[1]}", **res.mean})
@@ -92,8 +99,7 @@ def point_filter_rows(students: dict, real: Path | None, n: int) -> list[dict]:
     """_filter_stats per KITTI frame, and averaged over n held-out synthetic streets (192x640) for scale."""
     from adu_depth_core.data.kitti_object import KittiObject
 
-    reader = SyntheticStereo(n, (192, 640), seed=HELD_OUT_SEED, hfov_deg=(40.0, 100.0))
-    synthetic = [reader[i] for i in range(n)]
+    synthetic = held_out_streets(n, (192, 640))
     kitti = list(KittiObject(real / "kitti_object")) if real is not None else []
     rows = []
     for name, (model, card) in students.items():

@@ -61,13 +61,6 @@ def settings() -> dict[str, RefineConfig]:
     return out
 
 
-def teacher_range_px(model, width: int, ratio: float) -> float:
-    """The largest disparity the teacher can output, in image pixels (its cost volume's range)."""
-    if model.max_disparity is not None:
-        return model.max_disparity * ratio  # pixels of the network input
-    return model.max_disparity_frac * width
-
-
 def pairs(scale: float, hw: tuple[int, int], max_disparity_px: float) -> list[dict]:
     """Selection pairs with camera effects and their true disparity (NaN where unknown or beyond
     ``max_disparity_px``), with the fraction of valid pixels left out as too close."""
@@ -105,8 +98,7 @@ def figure(examples: list[tuple[dict, dict[str, np.ndarray]]]) -> np.ndarray:
             err = (s.left * 0.4).astype(np.uint8)
             err[np.isfinite(gt) & ~(np.abs(d - gt) <= 3)] = (230, 40, 40)
             err[np.isfinite(gt) & ~np.isfinite(d)] = (150, 150, 150)
-            share = float(np.mean(~(np.abs(d - gt) <= 3)[np.isfinite(gt)]))
-            bottom.append(_label(err, f"bad-3 {share:.3f}"))
+            bottom.append(_label(err, f"bad-3 {disparity_metrics(d, gt)['bad3']:.3f}"))
         rows += [np.hstack(top), np.hstack(bottom)]
     return np.vstack(rows)
 
@@ -130,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     model, _ = load_model(bundled_or_path(args.teacher, "teacher"))
-    ratio = args.size[1] / network_size(args.size, max_width=args.teacher_width)[1]
-    data = pairs(args.scale, args.size, teacher_range_px(model, args.size[1], ratio))
+    net_width = network_size(args.size, max_width=args.teacher_width)[1]
+    ratio = args.size[1] / net_width
+    data = pairs(args.scale, args.size, model.disparity_range_px(net_width) * ratio)  # in image pixels
     near = float(np.mean([item["near"] for item in data]))
     configs = {"defaults": RefineConfig()} if args.no_grid else settings()
     scores: dict[str, list[dict]] = {name: [] for name in ["teacher", "SGBM", *configs]}

@@ -16,6 +16,12 @@ from adu_depth_core.train.logs import TensorBoardLog
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
+def _run(script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=300
+    )
+
+
 def test_tb_to_csv_writes_a_row_per_step_and_leaves_unlogged_cells_empty(tmp_path):
     run = tmp_path / "run"
     log = TensorBoardLog(run / "tb")
@@ -25,9 +31,7 @@ def test_tb_to_csv_writes_a_row_per_step_and_leaves_unlogged_cells_empty(tmp_pat
     log.scalars("speed", {"steps_per_s": 3.0}, 20)
     log.close()
     out = tmp_path / "log.csv"
-    done = subprocess.run(
-        [sys.executable, str(BENCH / "tb_to_csv.py"), str(run), str(out)], capture_output=True, text=True
-    )
+    done = _run("tb_to_csv.py", str(run), str(out))
     assert done.returncode == 0, done.stderr
     rows = list(csv.DictReader(out.open()))
     assert [r["step"] for r in rows] == ["10", "20", "30"]
@@ -37,18 +41,8 @@ def test_tb_to_csv_writes_a_row_per_step_and_leaves_unlogged_cells_empty(tmp_pat
 
 
 def test_tb_to_csv_names_a_folder_without_a_log(tmp_path):
-    done = subprocess.run(
-        [sys.executable, str(BENCH / "tb_to_csv.py"), str(tmp_path), str(tmp_path / "x.csv")],
-        capture_output=True,
-        text=True,
-    )
+    done = _run("tb_to_csv.py", str(tmp_path), str(tmp_path / "x.csv"))
     assert done.returncode == 2 and "tb does not exist" in done.stderr and "Traceback" not in done.stderr
-
-
-def _run(script: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=300
-    )
 
 
 def test_select_models_scores_only_the_layouts_asked_for(tmp_path, tiny_canonical_ckpt):

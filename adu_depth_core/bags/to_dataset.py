@@ -74,6 +74,7 @@ class TeacherLabeler:
 
         from adu_depth_core.models import load_model
         from adu_depth_core.models.loading import teacher_checkpoint
+        from adu_depth_core.stereo_refine import RefineConfig
 
         model, card = load_model(teacher_checkpoint(checkpoint))
         if card.arch != "teacher":
@@ -81,19 +82,20 @@ class TeacherLabeler:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.max_width = max_width or card.input_width
-        self.refine = refine
+        self.refine = RefineConfig() if refine else None  # the defaults, chosen on synthetic pairs
 
     def __call__(
         self, left: np.ndarray, right: np.ndarray, K: np.ndarray, baseline_m: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """(H, W, 3) uint8 RGB pair with its K and baseline -> (depth_m, confidence), (H, W) float32 each."""
-        from adu_depth_core.stereo import RefineConfig, network_size, teacher_disparity
+        from adu_depth_core.stereo import network_size, teacher_disparity
 
         if not baseline_m or baseline_m <= 0:
             raise BagError(f"the teacher needs the stereo baseline; got baseline_m={baseline_m}")
         hw = network_size(left.shape[:2], max_width=self.max_width)
-        refine = RefineConfig() if self.refine else None
-        out = teacher_disparity(self.model, left, right, float(K[0, 0]), float(baseline_m), hw, refine=refine)
+        out = teacher_disparity(
+            self.model, left, right, float(K[0, 0]), float(baseline_m), hw, refine=self.refine
+        )
         return out["depth"], np.clip(out["confidence"], 0.0, 1.0)
 
 
